@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal interface shared by the ipt core and the per-kind files.
+ */
+#ifndef _IPT_H
+#define _IPT_H
+
+#include <linux/netdevice.h>
+#include <linux/rhashtable.h>
+#include <net/dst_cache.h>
+#include <net/gro_cells.h>
+#include <net/rtnetlink.h>
+#include <uapi/linux/ipt.h>
+
+#define IPT_VERSION "0.1.0"
+
+/* Ahead of every in-tree handler on the tunnel4/tunnel6 chains (they use
+ * 0-4): we answer "not mine" with one hash lookup, whereas an UP in-tree
+ * fallback device would swallow everything that reaches it.
+ */
+#define IPT_HANDLER_PRIORITY	-1
+
+union ipt_addr {
+	__be32 ip4;
+	struct in6_addr ip6;
+};
+
+/* Receive lookup key.  It is hashed as raw bytes, so every instance must
+ * be fully zeroed before the fields are set.
+ */
+struct ipt_key {
+	union ipt_addr local;
+	union ipt_addr remote;
+	u8 family;	/* outer: AF_INET or AF_INET6 */
+	u8 proto;	/* inner: IPPROTO_IPIP or IPPROTO_IPV6 */
+	u16 pad;
+};
+
+/* Per-kind constants and hooks; one instance per rtnl kind. */
+struct ipt_kind {
+	struct rtnl_link_ops *ops;
+	__be16 inner;		/* ETH_P_IP or ETH_P_IPV6 */
+	u8 family;		/* outer address family */
+	u8 proto;		/* outer protocol / next header */
+	u8 hlen;		/* outer header bytes */
+	bool remote_optional;	/* 6to4: no remote means automatic */
+	unsigned short dev_type;
+	unsigned int min_mtu;
+	netdev_tx_t (*xmit)(struct sk_buff *skb, struct net_device *dev);
+};
+
+/* What the user configured.  Replaced as a whole under RTNL and freed
+ * after a grace period, so the transmit path (an RCU-bh reader) always
+ * sees a consistent set.
+ */
+struct ipt_cfg {
+	union ipt_addr local;
+	union ipt_addr remote;
+	int link;
+	u8 ttl;
+	u8 dscp;
+	u8 df;
+	struct rcu_head rcu;
+};
+
+struct ipt_tunnel {
+	struct ipt_cfg __rcu *cfg;
+	const struct ipt_kind *kind;
+	struct net_device *dev;
+	/* Underlay namespace: where outer packets are routed and received.
+	 * The device itself may be moved to another namespace.
+	 */
+	struct net *net;
+	struct dst_cache dst_cache;
+	struct gro_cells gro_cells;
+
+	/* Receive table linkage; key changes only while unhashed (RTNL). */
+	struct rhlist_head node;
+	struct ipt_key key;
+	int link;			/* cfg->link, to prefer bound tunnels */
+	struct list_head list;		/* ipt_net::tunnels, RTNL */
+
+	int underlay_ifindex;		/* last resolved underlay, RTNL */
+	bool mtu_user;			/* MTU set by the user: sticky */
+	bool mtu_auto;			/* we are changing the MTU ourselves */
+};
+
+/* ipt_core.c */
+int ipt_kind_register(const struct ipt_kind *kind);
+void ipt_kind_unregister(const struct ipt_kind *kind);
+void ipt_setup(struct net_device *dev, const struct ipt_kind *kind);
+int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
+		 struct netlink_ext_ack *extack);
+int ipt_newlink(struct net *src_net, struct net_device *dev,
+		struct nlattr *tb[], struct nlattr *data[],
+		struct netlink_ext_ack *extack);
+int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
+		   struct nlattr *data[], struct netlink_ext_ack *extack);
+size_t ipt_get_size(const struct net_device *dev);
+int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev);
+struct net *ipt_get_link_net(const struct net_device *dev);
+struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
+			      const void *local, const void *remote,
+			      int ifindex);
+
+/* ipt_rx.c */
+int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield);
+int ipt_rcv4(struct sk_buff *skb, const struct ipt_kind *kind);
+int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind);
+
+/* ipt_tx.c */
+netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev);
+
+/* Kinds */
+int ipt_ipip_init(void);
+void ipt_ipip_uninit(void);
+
+#endif /* _IPT_H */

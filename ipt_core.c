@@ -1,0 +1,672 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ipt core: the per-netns tunnel table, the netdevice and its lifetime,
+ * the netlink configuration shared by all kinds, MTU tracking and module
+ * init/exit.
+ */
+
+#include <linux/etherdevice.h>
+#include <linux/if_arp.h>
+#include <linux/module.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ip_tunnels.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <net/route.h>
+
+#include "ipt.h"
+
+#define IPT_FEATURES (NETIF_F_SG | NETIF_F_FRAGLIST | NETIF_F_HIGHDMA | \
+		      NETIF_F_GSO_SOFTWARE | NETIF_F_HW_CSUM)
+
+struct ipt_net {
+	struct rhltable table;		/* receive lookup, RCU readers */
+	struct list_head tunnels;	/* all tunnels of this underlay, RTNL */
+	int wild_local;			/* tunnels with local "any" */
+	int wild_remote;		/* tunnels with remote "any" (6to4) */
+};
+
+static unsigned int ipt_net_id __read_mostly;
+
+static const struct rhashtable_params ipt_rht_params = {
+	.key_len = sizeof(struct ipt_key),
+	.key_offset = offsetof(struct ipt_tunnel, key),
+	.head_offset = offsetof(struct ipt_tunnel, node),
+	.automatic_shrinking = true,
+};
+
+static unsigned int addr_len(const struct ipt_kind *kind)
+{
+	return kind->family == AF_INET ? sizeof(struct in_addr) :
+					 sizeof(struct in6_addr);
+}
+
+static bool addr_any(const struct ipt_kind *kind, const union ipt_addr *a)
+{
+	return kind->family == AF_INET ? !a->ip4 : ipv6_addr_any(&a->ip6);
+}
+
+static void make_key(struct ipt_key *key, const struct ipt_kind *kind,
+		     const void *local, const void *remote)
+{
+	memset(key, 0, sizeof(*key));
+	memcpy(&key->local, local, addr_len(kind));
+	memcpy(&key->remote, remote, addr_len(kind));
+	key->family = kind->family;
+	key->proto = kind->inner == htons(ETH_P_IP) ? IPPROTO_IPIP :
+						     IPPROTO_IPV6;
+}
+
+/* RCU read side.  Among tunnels with the same addresses the one bound to
+ * the receiving device wins, then an unbound one, then any.
+ */
+static struct ipt_tunnel *lookup_key(struct ipt_net *in,
+				     const struct ipt_key *key, int ifindex)
+{
+	struct ipt_tunnel *t, *cand = NULL;
+	struct rhlist_head *list, *pos;
+
+	list = rhltable_lookup(&in->table, key, ipt_rht_params);
+	rhl_for_each_entry_rcu(t, pos, list, node) {
+		if (t->link == ifindex)
+			return t;
+		if (!cand || (cand->link && !t->link))
+			cand = t;
+	}
+	return cand;
+}
+
+/* RCU read side.  Exact match first; the wildcard passes cost nothing
+ * unless such tunnels exist in this namespace.
+ */
+struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
+			      const void *local, const void *remote,
+			      int ifindex)
+{
+	struct ipt_net *in = net_generic(net, ipt_net_id);
+	struct ipt_tunnel *t;
+	struct ipt_key key;
+
+	make_key(&key, kind, local, remote);
+	t = lookup_key(in, &key, ifindex);
+	if (t)
+		return t;
+
+	if (READ_ONCE(in->wild_local)) {
+		memset(&key.local, 0, sizeof(key.local));
+		t = lookup_key(in, &key, ifindex);
+		if (t)
+			return t;
+		memcpy(&key.local, local, addr_len(kind));
+	}
+
+	if (kind->remote_optional && READ_ONCE(in->wild_remote)) {
+		memset(&key.remote, 0, sizeof(key.remote));
+		t = lookup_key(in, &key, ifindex);
+		if (t)
+			return t;
+		memset(&key.local, 0, sizeof(key.local));
+		t = lookup_key(in, &key, ifindex);
+	}
+	return t;
+}
+
+/* RTNL.  Resolve the underlay for @cfg and return the MTU the tunnel
+ * should have: the underlay device's MTU minus our header, or the
+ * Ethernet default when the remote is not routable yet.
+ */
+static int auto_mtu(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
+{
+	const struct ipt_kind *kind = t->kind;
+	struct net_device *tdev = NULL;
+	int mtu = ETH_DATA_LEN;
+
+	if (kind->family == AF_INET && cfg->remote.ip4) {
+		struct rtable *rt;
+
+		rt = ip_route_output(t->net, cfg->remote.ip4, cfg->local.ip4,
+				     0, cfg->link);
+		if (!IS_ERR(rt)) {
+			tdev = rt->dst.dev;
+			ip_rt_put(rt);
+		}
+	} else if (kind->family == AF_INET6 &&
+		   !ipv6_addr_any(&cfg->remote.ip6)) {
+		struct flowi6 fl6 = {
+			.daddr = cfg->remote.ip6,
+			.saddr = cfg->local.ip6,
+			.flowi6_oif = cfg->link,
+			.flowi6_proto = kind->proto,
+		};
+		struct dst_entry *dst;
+
+		dst = ip6_route_output(t->net, NULL, &fl6);
+		if (!dst->error)
+			tdev = dst->dev;
+		dst_release(dst);
+	}
+
+	if ((!tdev || tdev == t->dev) && cfg->link)
+		tdev = __dev_get_by_index(t->net, cfg->link);
+	if (tdev == t->dev)
+		tdev = NULL;
+
+	t->underlay_ifindex = tdev ? tdev->ifindex : 0;
+	if (tdev) {
+		mtu = tdev->mtu;
+		t->dev->needed_headroom = LL_RESERVED_SPACE(tdev) + kind->hlen;
+	}
+	mtu -= kind->hlen;
+	return clamp_t(int, mtu, t->dev->min_mtu, t->dev->max_mtu);
+}
+
+/* RTNL */
+static void update_mtu(struct ipt_tunnel *t)
+{
+	int mtu = auto_mtu(t, rtnl_dereference(t->cfg));
+
+	if (t->mtu_user || mtu == t->dev->mtu)
+		return;
+	t->mtu_auto = true;
+	dev_set_mtu(t->dev, mtu);
+	t->mtu_auto = false;
+}
+
+static void ipt_dev_free(struct net_device *dev)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+
+	gro_cells_destroy(&t->gro_cells);
+	dst_cache_destroy(&t->dst_cache);
+	free_percpu(dev->tstats);
+	kfree(rcu_dereference_protected(t->cfg, 1));
+	RCU_INIT_POINTER(t->cfg, NULL);
+	pr_debug("%s: destroyed\n", dev->name);
+}
+
+static void hash_count(struct ipt_net *in, struct ipt_tunnel *t, int delta)
+{
+	if (addr_any(t->kind, &t->key.local))
+		WRITE_ONCE(in->wild_local, in->wild_local + delta);
+	if (addr_any(t->kind, &t->key.remote))
+		WRITE_ONCE(in->wild_remote, in->wild_remote + delta);
+}
+
+static int hash_tunnel(struct ipt_net *in, struct ipt_tunnel *t)
+{
+	int err;
+
+	err = rhltable_insert(&in->table, &t->node, ipt_rht_params);
+	if (!err)
+		hash_count(in, t, 1);
+	return err;
+}
+
+static void unhash_tunnel(struct ipt_net *in, struct ipt_tunnel *t)
+{
+	if (!rhltable_remove(&in->table, &t->node, ipt_rht_params))
+		hash_count(in, t, -1);
+}
+
+/* RTNL, from register_netdevice().  Everything that can fail happens
+ * here: a failure after register_netdevice() returned could not be
+ * unwound by rtnl_newlink().
+ */
+static int ipt_dev_init(struct net_device *dev)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	int err;
+
+	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
+	if (!dev->tstats)
+		return -ENOMEM;
+
+	err = dst_cache_init(&t->dst_cache, GFP_KERNEL);
+	if (err)
+		goto err_free_stats;
+
+	err = gro_cells_init(&t->gro_cells, dev);
+	if (err)
+		goto err_destroy_dst_cache;
+
+	err = hash_tunnel(in, t);
+	if (err)
+		goto err_destroy_gro_cells;
+
+	list_add_tail(&t->list, &in->tunnels);
+	netdev_lockdep_set_classes(dev);
+	pr_debug("%s: created\n", dev->name);
+	return 0;
+
+err_destroy_gro_cells:
+	gro_cells_destroy(&t->gro_cells);
+err_destroy_dst_cache:
+	dst_cache_destroy(&t->dst_cache);
+err_free_stats:
+	free_percpu(dev->tstats);
+	dev->tstats = NULL;
+	return err;
+}
+
+/* RTNL.  unregister_netdevice_many() waits for a grace period after this,
+ * so no receive path still holds the tunnel when ipt_dev_free() runs.
+ */
+static void ipt_dev_uninit(struct net_device *dev)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+
+	unhash_tunnel(net_generic(t->net, ipt_net_id), t);
+	list_del(&t->list);
+	dst_cache_reset(&t->dst_cache);
+}
+
+static int ipt_dev_open(struct net_device *dev)
+{
+	/* The underlay may have been configured after the tunnel. */
+	update_mtu(netdev_priv(dev));
+	return 0;
+}
+
+static int ipt_change_mtu(struct net_device *dev, int new_mtu)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+
+	if (!t->mtu_auto)
+		t->mtu_user = true;
+	WRITE_ONCE(dev->mtu, new_mtu);
+	return 0;
+}
+
+static int ipt_get_iflink(const struct net_device *dev)
+{
+	const struct ipt_tunnel *t = netdev_priv(dev);
+
+	return READ_ONCE(t->link);
+}
+
+static const struct net_device_ops ipt_netdev_ops4 = {
+	.ndo_init		= ipt_dev_init,
+	.ndo_uninit		= ipt_dev_uninit,
+	.ndo_open		= ipt_dev_open,
+	.ndo_start_xmit		= ipt_xmit4,
+	.ndo_get_stats64	= dev_get_tstats64,
+	.ndo_change_mtu		= ipt_change_mtu,
+	.ndo_get_iflink		= ipt_get_iflink,
+};
+
+void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+
+	t->kind = kind;
+	t->dev = dev;
+	INIT_LIST_HEAD(&t->list);
+
+	dev->netdev_ops = &ipt_netdev_ops4;
+	dev->header_ops = &ip_tunnel_header_ops;
+	dev->type = kind->dev_type;
+	dev->flags = IFF_NOARP | IFF_POINTOPOINT;
+	dev->addr_len = addr_len(kind);
+	dev->needed_headroom = LL_MAX_HEADER + kind->hlen;
+	dev->min_mtu = kind->min_mtu;
+	dev->max_mtu = (kind->family == AF_INET ? IP_MAX_MTU : IP6_MAX_MTU) -
+		       kind->hlen;
+	dev->mtu = ETH_DATA_LEN - kind->hlen;
+
+	dev->priv_flags |= IFF_NO_QUEUE;
+	dev->features |= NETIF_F_LLTX | IPT_FEATURES;
+	dev->hw_features |= IPT_FEATURES;
+	dev->hw_enc_features |= IPT_FEATURES;
+	netif_keep_dst(dev);
+
+	dev->needs_free_netdev = true;
+	dev->priv_destructor = ipt_dev_free;
+}
+
+int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
+		 struct netlink_ext_ack *extack)
+{
+	if (!data)
+		return 0;
+
+	if (data[IFLA_IPT_DSCP] &&
+	    nla_get_u8(data[IFLA_IPT_DSCP]) > 63 &&
+	    nla_get_u8(data[IFLA_IPT_DSCP]) != IPT_DSCP_INHERIT) {
+		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_DSCP],
+				    "DSCP must be 0-63 or inherit");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool addr_unicast(const struct ipt_kind *kind, const union ipt_addr *a)
+{
+	if (kind->family == AF_INET)
+		return !ipv4_is_multicast(a->ip4) && !ipv4_is_lbcast(a->ip4) &&
+		       !ipv4_is_zeronet(a->ip4);
+	return !(ipv6_addr_type(&a->ip6) &
+		 (IPV6_ADDR_MULTICAST | IPV6_ADDR_ANY));
+}
+
+/* RTNL.  Merge @data into @cfg and check the result as a whole. */
+static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
+		     struct ipt_cfg *cfg, struct netlink_ext_ack *extack)
+{
+	const struct ipt_kind *kind = t->kind;
+	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	struct rhlist_head *list, *pos;
+	struct ipt_tunnel *other;
+	struct ipt_key key;
+	int err = 0;
+
+	if (data && data[IFLA_IPT_LOCAL])
+		nla_memcpy(&cfg->local, data[IFLA_IPT_LOCAL], addr_len(kind));
+	if (data && data[IFLA_IPT_REMOTE])
+		nla_memcpy(&cfg->remote, data[IFLA_IPT_REMOTE], addr_len(kind));
+	if (data && data[IFLA_IPT_LINK])
+		cfg->link = nla_get_u32(data[IFLA_IPT_LINK]);
+	if (data && data[IFLA_IPT_TTL])
+		cfg->ttl = nla_get_u8(data[IFLA_IPT_TTL]);
+	if (data && data[IFLA_IPT_DSCP])
+		cfg->dscp = nla_get_u8(data[IFLA_IPT_DSCP]);
+	if (data && data[IFLA_IPT_DF])
+		cfg->df = nla_get_u8(data[IFLA_IPT_DF]);
+
+	if (!addr_any(kind, &cfg->local) && !addr_unicast(kind, &cfg->local)) {
+		NL_SET_ERR_MSG(extack, "local address must be a unicast address");
+		return -EINVAL;
+	}
+	if (addr_any(kind, &cfg->remote)) {
+		if (!kind->remote_optional) {
+			NL_SET_ERR_MSG(extack, "remote address is required");
+			return -EINVAL;
+		}
+	} else if (!addr_unicast(kind, &cfg->remote)) {
+		NL_SET_ERR_MSG(extack, "remote address must be a unicast address");
+		return -EINVAL;
+	}
+	if (cfg->link) {
+		struct net_device *ldev = __dev_get_by_index(t->net, cfg->link);
+
+		if (!ldev) {
+			NL_SET_ERR_MSG(extack, "underlay device not found");
+			return -ENODEV;
+		}
+		if (ldev == t->dev) {
+			NL_SET_ERR_MSG(extack, "a tunnel cannot be its own underlay");
+			return -EINVAL;
+		}
+	}
+
+	make_key(&key, kind, &cfg->local, &cfg->remote);
+	rcu_read_lock();
+	list = rhltable_lookup(&in->table, &key, ipt_rht_params);
+	rhl_for_each_entry_rcu(other, pos, list, node) {
+		if (other != t && other->link == cfg->link) {
+			NL_SET_ERR_MSG(extack,
+				       "a tunnel with these addresses and underlay already exists");
+			err = -EEXIST;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return err;
+}
+
+static void set_dev_addrs(struct net_device *dev, const struct ipt_cfg *cfg)
+{
+	__dev_addr_set(dev, &cfg->local, dev->addr_len);
+	memcpy(dev->broadcast, &cfg->remote, dev->addr_len);
+}
+
+int ipt_newlink(struct net *src_net, struct net_device *dev,
+		struct nlattr *tb[], struct nlattr *data[],
+		struct netlink_ext_ack *extack)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+	struct ipt_cfg *cfg;
+	int err;
+
+	cfg = kzalloc(sizeof(*cfg), GFP_KERNEL);
+	if (!cfg)
+		return -ENOMEM;
+	cfg->ttl = IPT_TTL_DEFAULT;
+	cfg->dscp = IPT_DSCP_INHERIT;
+	cfg->df = IPT_DF_INHERIT;
+
+	t->net = src_net;
+	err = parse_cfg(t, data, cfg, extack);
+	if (err) {
+		kfree(cfg);
+		return err;
+	}
+
+	make_key(&t->key, t->kind, &cfg->local, &cfg->remote);
+	t->link = cfg->link;
+	RCU_INIT_POINTER(t->cfg, cfg);
+	set_dev_addrs(dev, cfg);
+
+	if (tb[IFLA_MTU])
+		t->mtu_user = true;
+	else
+		dev->mtu = auto_mtu(t, cfg);
+
+	err = register_netdevice(dev);
+	if (err) {
+		/* ipt_dev_free() has run if ndo_init did; else cfg is ours */
+		kfree(rcu_dereference_protected(t->cfg, 1));
+		RCU_INIT_POINTER(t->cfg, NULL);
+	}
+	return err;
+}
+
+int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
+		   struct nlattr *data[], struct netlink_ext_ack *extack)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	struct ipt_cfg *old = rtnl_dereference(t->cfg);
+	struct ipt_key key = t->key;
+	struct ipt_cfg *cfg;
+	bool rehash;
+	int err;
+
+	cfg = kmemdup(old, sizeof(*cfg), GFP_KERNEL);
+	if (!cfg)
+		return -ENOMEM;
+
+	err = parse_cfg(t, data, cfg, extack);
+	if (err)
+		goto err_free;
+
+	make_key(&key, t->kind, &cfg->local, &cfg->remote);
+	rehash = memcmp(&key, &t->key, sizeof(key)) || cfg->link != t->link;
+	if (rehash)
+		unhash_tunnel(in, t);
+	rcu_assign_pointer(t->cfg, cfg);
+	/* No receive lookup walks the old key and no transmit still uses
+	 * the old configuration (and could refill the route cache from it)
+	 * after this.
+	 */
+	synchronize_net();
+
+	if (rehash) {
+		struct ipt_key old_key = t->key;
+
+		t->key = key;
+		WRITE_ONCE(t->link, cfg->link);
+		err = hash_tunnel(in, t);
+		if (err) {
+			NL_SET_ERR_MSG(extack, "cannot rehash the tunnel");
+			t->key = old_key;
+			WRITE_ONCE(t->link, old->link);
+			rcu_assign_pointer(t->cfg, old);
+			synchronize_net();
+			if (hash_tunnel(in, t))
+				netdev_err(dev, "tunnel lost from the receive table, recreate it\n");
+			goto err_free;
+		}
+	}
+	dst_cache_reset(&t->dst_cache);
+	kfree(old);
+
+	set_dev_addrs(dev, cfg);
+	update_mtu(t);
+	netdev_state_change(dev);
+	return 0;
+
+err_free:
+	kfree(cfg);
+	return err;
+}
+
+size_t ipt_get_size(const struct net_device *dev)
+{
+	return nla_total_size(sizeof(u32)) +		/* IFLA_IPT_LINK */
+	       nla_total_size(sizeof(struct in6_addr)) +	/* IFLA_IPT_LOCAL */
+	       nla_total_size(sizeof(struct in6_addr)) +	/* IFLA_IPT_REMOTE */
+	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_TTL */
+	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DSCP */
+	       nla_total_size(sizeof(u8));		/* IFLA_IPT_DF */
+}
+
+int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
+{
+	const struct ipt_tunnel *t = netdev_priv(dev);
+	const struct ipt_cfg *cfg = rtnl_dereference(t->cfg);
+	unsigned int len = addr_len(t->kind);
+
+	if (nla_put_u32(skb, IFLA_IPT_LINK, cfg->link) ||
+	    nla_put(skb, IFLA_IPT_LOCAL, len, &cfg->local) ||
+	    nla_put(skb, IFLA_IPT_REMOTE, len, &cfg->remote) ||
+	    nla_put_u8(skb, IFLA_IPT_TTL, cfg->ttl) ||
+	    nla_put_u8(skb, IFLA_IPT_DSCP, cfg->dscp) ||
+	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df))
+		return -EMSGSIZE;
+	return 0;
+}
+
+struct net *ipt_get_link_net(const struct net_device *dev)
+{
+	const struct ipt_tunnel *t = netdev_priv(dev);
+
+	return t->net;
+}
+
+/* RTNL.  Follow the underlay: a tunnel whose MTU the user did not set
+ * tracks its underlay device's MTU, and tunnels created before their
+ * underlay was routable pick it up when a device comes up.
+ */
+static int ipt_netdev_event(struct notifier_block *nb, unsigned long event,
+			    void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+	struct ipt_net *in;
+	struct ipt_tunnel *t;
+
+	if (event != NETDEV_CHANGEMTU && event != NETDEV_UP &&
+	    event != NETDEV_UNREGISTER)
+		return NOTIFY_DONE;
+
+	in = net_generic(dev_net(dev), ipt_net_id);
+	list_for_each_entry(t, &in->tunnels, list) {
+		if (t->dev == dev)
+			continue;
+		if (event == NETDEV_UNREGISTER) {
+			if (t->underlay_ifindex == dev->ifindex)
+				t->underlay_ifindex = 0;
+			continue;
+		}
+		if (t->underlay_ifindex == dev->ifindex ||
+		    (event == NETDEV_UP && !t->underlay_ifindex))
+			update_mtu(t);
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block ipt_notifier = {
+	.notifier_call = ipt_netdev_event,
+};
+
+static int __net_init ipt_net_init(struct net *net)
+{
+	struct ipt_net *in = net_generic(net, ipt_net_id);
+
+	INIT_LIST_HEAD(&in->tunnels);
+	return rhltable_init(&in->table, &ipt_rht_params);
+}
+
+/* Tunnels whose underlay namespace goes away are deleted wherever their
+ * device lives; devices living in a dying namespace are deleted later by
+ * the core's default_device_exit_batch().
+ */
+static void __net_exit ipt_net_exit_batch(struct list_head *net_list)
+{
+	struct ipt_net *in;
+	struct ipt_tunnel *t;
+	struct net *net;
+	LIST_HEAD(kill);
+
+	rtnl_lock();
+	list_for_each_entry(net, net_list, exit_list) {
+		in = net_generic(net, ipt_net_id);
+		list_for_each_entry(t, &in->tunnels, list)
+			unregister_netdevice_queue(t->dev, &kill);
+	}
+	unregister_netdevice_many(&kill);
+	rtnl_unlock();
+
+	list_for_each_entry(net, net_list, exit_list) {
+		in = net_generic(net, ipt_net_id);
+		rhltable_destroy(&in->table);
+	}
+}
+
+static struct pernet_operations ipt_net_ops = {
+	.init = ipt_net_init,
+	.exit_batch = ipt_net_exit_batch,
+	.id = &ipt_net_id,
+	.size = sizeof(struct ipt_net),
+};
+
+static int __init ipt_init(void)
+{
+	int err;
+
+	err = register_pernet_device(&ipt_net_ops);
+	if (err)
+		return err;
+
+	err = register_netdevice_notifier(&ipt_notifier);
+	if (err)
+		goto err_unregister_pernet;
+
+	err = ipt_ipip_init();
+	if (err)
+		goto err_unregister_notifier;
+
+	return 0;
+
+err_unregister_notifier:
+	unregister_netdevice_notifier(&ipt_notifier);
+err_unregister_pernet:
+	unregister_pernet_device(&ipt_net_ops);
+	return err;
+}
+
+static void __exit ipt_exit(void)
+{
+	ipt_ipip_uninit();
+	unregister_netdevice_notifier(&ipt_notifier);
+	unregister_pernet_device(&ipt_net_ops);
+	rcu_barrier();
+}
+
+module_init(ipt_init);
+module_exit(ipt_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("IPIP, 6in4 and 4in6 tunnels with RouterOS semantics");
+MODULE_AUTHOR("The ipt developers");
+MODULE_VERSION(IPT_VERSION);

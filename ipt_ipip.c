@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ipt_ipip: IPv4 in IPv4, IP protocol 4 (RFC 2003).
+ */
+
+#include <linux/if_arp.h>
+#include <linux/in.h>
+#include <net/ip.h>
+#include <net/xfrm.h>
+
+#include "ipt.h"
+
+static struct rtnl_link_ops ipt_ipip_link_ops;
+
+static const struct ipt_kind ipt_ipip_kind = {
+	.ops		= &ipt_ipip_link_ops,
+	.inner		= htons(ETH_P_IP),
+	.family		= AF_INET,
+	.proto		= IPPROTO_IPIP,
+	.hlen		= sizeof(struct iphdr),
+	.dev_type	= ARPHRD_TUNNEL,
+	.min_mtu	= IPV4_MIN_MTU,
+};
+
+static const struct nla_policy ipt_ipip_policy[IFLA_IPT_MAX + 1] = {
+	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
+	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
+	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
+	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
+	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
+	[IFLA_IPT_CLAMP_MSS]	= { .type = NLA_REJECT,
+				    .reject_message = "clamp-tcp-mss is not supported yet" },
+	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_REJECT,
+				    .reject_message = "keepalive is not supported yet" },
+	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_REJECT,
+				    .reject_message = "keepalive is not supported yet" },
+	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_REJECT,
+				    .reject_message = "encaplimit is only valid for ipt_4in6" },
+	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_REJECT,
+				    .reject_message = "flowlabel is only valid for ipt_4in6" },
+};
+
+static void ipt_ipip_setup(struct net_device *dev)
+{
+	ipt_setup(dev, &ipt_ipip_kind);
+}
+
+static struct rtnl_link_ops ipt_ipip_link_ops __read_mostly = {
+	.kind		= "ipt_ipip",
+	.maxtype	= IFLA_IPT_MAX,
+	.policy		= ipt_ipip_policy,
+	.priv_size	= sizeof(struct ipt_tunnel),
+	.setup		= ipt_ipip_setup,
+	.validate	= ipt_validate,
+	.newlink	= ipt_newlink,
+	.changelink	= ipt_changelink,
+	.get_size	= ipt_get_size,
+	.fill_info	= ipt_fill_info,
+	.get_link_net	= ipt_get_link_net,
+};
+
+static int ipt_ipip_rcv(struct sk_buff *skb)
+{
+	return ipt_rcv4(skb, &ipt_ipip_kind);
+}
+
+static int ipt_ipip_err(struct sk_buff *skb, u32 info)
+{
+	return ipt_err4(skb, info, &ipt_ipip_kind);
+}
+
+static struct xfrm_tunnel ipt_ipip_handler __read_mostly = {
+	.handler	= ipt_ipip_rcv,
+	.err_handler	= ipt_ipip_err,
+	.priority	= IPT_HANDLER_PRIORITY,
+};
+
+int __init ipt_ipip_init(void)
+{
+	int err;
+
+	err = xfrm4_tunnel_register(&ipt_ipip_handler, AF_INET);
+	if (err) {
+		pr_err("cannot register the IPv4 protocol 4 handler: %d\n", err);
+		return err;
+	}
+
+	err = rtnl_link_register(&ipt_ipip_link_ops);
+	if (err)
+		goto err_deregister_handler;
+	return 0;
+
+err_deregister_handler:
+	xfrm4_tunnel_deregister(&ipt_ipip_handler, AF_INET);
+	return err;
+}
+
+void ipt_ipip_uninit(void)
+{
+	rtnl_link_unregister(&ipt_ipip_link_ops);
+	xfrm4_tunnel_deregister(&ipt_ipip_handler, AF_INET);
+}
+
+MODULE_ALIAS_RTNL_LINK("ipt_ipip");

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ipt receive: decapsulation shared by all kinds, and the ICMP errors the
+ * underlay sends about our outer packets.
+ *
+ * Everything here runs from the tunnel4/tunnel6 protocol handlers, in
+ * softirq under rcu_read_lock().
+ */
+
+#include <linux/icmp.h>
+#include <net/icmp.h>
+#include <net/inet_ecn.h>
+#include <net/ip.h>
+#include <net/ip_tunnels.h>
+#include <net/route.h>
+#include <net/xfrm.h>
+
+#include "ipt.h"
+
+static bool inner_ok(struct sk_buff *skb, __be16 inner)
+{
+	if (inner == htons(ETH_P_IP))
+		return pskb_may_pull(skb, sizeof(struct iphdr)) &&
+		       ip_hdr(skb)->version == 4 && ip_hdr(skb)->ihl >= 5;
+	return pskb_may_pull(skb, sizeof(struct ipv6hdr)) &&
+	       ipv6_hdr(skb)->version == 6;
+}
+
+static u8 inner_dsfield(const struct sk_buff *skb, __be16 inner)
+{
+	if (inner == htons(ETH_P_IP))
+		return ipv4_get_dsfield(ip_hdr(skb));
+	return ipv6_get_dsfield(ipv6_hdr(skb));
+}
+
+/* RFC 6040 normal mode.  The inner header is only written when the ECN
+ * field changes, and then made private first: the skb may be a clone
+ * (a capture on the underlay) sharing its data.
+ */
+static int decap_ecn(struct sk_buff *skb, u8 outer, __be16 inner)
+{
+	bool set_ce = false;
+	int rc;
+
+	rc = __INET_ECN_decapsulate(outer, inner_dsfield(skb, inner), &set_ce);
+	if (rc)
+		return rc;
+	if (set_ce || (outer & INET_ECN_MASK) == INET_ECN_ECT_1) {
+		if (skb_ensure_writable(skb, inner == htons(ETH_P_IP) ?
+					     sizeof(struct iphdr) :
+					     sizeof(struct ipv6hdr)))
+			return 2;
+		if (set_ce)
+			INET_ECN_set_ce(skb);
+		else
+			INET_ECN_set_ect1(skb);
+	}
+	return 0;
+}
+
+/* Consumes @skb; skb->data points at the inner header. */
+int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield)
+{
+	struct net_device *dev = t->dev;
+	__be16 inner = t->kind->inner;
+	int err;
+
+	if (iptunnel_pull_header(skb, 0, inner, !net_eq(t->net, dev_net(dev)))) {
+		DEV_STATS_INC(dev, rx_dropped);
+		goto drop;
+	}
+	skb_reset_network_header(skb);
+	skb_reset_mac_header(skb);
+
+	if (unlikely(!inner_ok(skb, inner))) {
+		DEV_STATS_INC(dev, rx_length_errors);
+		DEV_STATS_INC(dev, rx_errors);
+		goto drop;
+	}
+
+	err = decap_ecn(skb, outer_dsfield, inner);
+	if (unlikely(err)) {
+		net_dbg_ratelimited("%s: invalid ECN combination, outer 0x%02x\n",
+				    dev->name, outer_dsfield);
+		if (err > 1) {
+			DEV_STATS_INC(dev, rx_frame_errors);
+			DEV_STATS_INC(dev, rx_errors);
+			goto drop;
+		}
+	}
+
+	skb->dev = dev;
+	dev_sw_netstats_rx_add(dev, skb->len);
+	gro_cells_receive(&t->gro_cells, skb);
+	return 0;
+
+drop:
+	kfree_skb(skb);
+	return 0;
+}
+
+/* IPv4 underlay.  Returns non-zero, leaving @skb alone, when no tunnel
+ * matches so that the next handler on the chain (in-tree ipip, sit,
+ * xfrm) gets it.
+ */
+int ipt_rcv4(struct sk_buff *skb, const struct ipt_kind *kind)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	struct ipt_tunnel *t;
+
+	t = ipt_lookup(dev_net(skb->dev), kind, &iph->daddr, &iph->saddr,
+		       skb->dev->ifindex);
+	if (!t)
+		return -ENOENT;
+
+	if (!xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb)) {
+		kfree_skb(skb);
+		return 0;
+	}
+	return ipt_rcv(t, skb, ipv4_get_dsfield(iph));
+}
+
+/* Tell the sender of the inner IPv4 packet quoted at @offset in an ICMP
+ * error about it now, instead of on its next packet.  The inner packet
+ * was either sent from this host or forwarded into the tunnel: route it
+ * again the same way to find out, and only relay when that route really
+ * leads into this tunnel.
+ */
+static void relay_icmp4(struct ipt_tunnel *t, struct sk_buff *skb,
+			int offset, u8 type, u8 code, u32 mtu)
+{
+	struct net *net = dev_net(t->dev);
+	const struct iphdr *eiph;
+	struct sk_buff *skb2;
+	struct rtable *rt;
+	struct flowi4 fl4;
+
+	if (!pskb_may_pull(skb, offset + sizeof(struct iphdr)))
+		return;
+
+	skb2 = skb_clone(skb, GFP_ATOMIC);
+	if (!skb2)
+		return;
+
+	memset(IPCB(skb2), 0, sizeof(*IPCB(skb2)));
+	skb_dst_drop(skb2);
+	skb_pull(skb2, offset);
+	skb_reset_network_header(skb2);
+	eiph = ip_hdr(skb2);
+	if (eiph->version != 4 || eiph->ihl < 5)
+		goto out;
+
+	rt = ip_route_output_ports(net, &fl4, NULL, eiph->saddr, 0, 0, 0,
+				   IPPROTO_IP, RT_TOS(eiph->tos), 0);
+	if (IS_ERR(rt))
+		goto out;
+	skb2->dev = rt->dst.dev;
+	ip_rt_put(rt);
+
+	if (rt->rt_flags & RTCF_LOCAL) {
+		rt = ip_route_output_ports(net, &fl4, NULL, eiph->daddr,
+					   eiph->saddr, 0, 0, IPPROTO_IP,
+					   RT_TOS(eiph->tos), 0);
+		if (IS_ERR(rt))
+			goto out;
+		skb_dst_set(skb2, &rt->dst);
+	} else if (ip_route_input(skb2, eiph->daddr, eiph->saddr,
+				  ip4h_dscp(eiph), skb2->dev)) {
+		goto out;
+	}
+	if (skb_dst(skb2)->dev != t->dev)
+		goto out;
+
+	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
+		if (mtu >= dst_mtu(skb_dst(skb2)))
+			goto out;
+		skb_dst_update_pmtu_no_confirm(skb2, mtu);
+	}
+	icmp_send(skb2, type, code, htonl(mtu));
+out:
+	kfree_skb(skb2);
+}
+
+/* ICMP error about one of our IPv4 outer packets; @skb->data points at the
+ * quoted outer header.  Returns non-zero when the packet is not ours.
+ */
+int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind)
+{
+	const struct iphdr *iph = (const struct iphdr *)skb->data;
+	const int type = icmp_hdr(skb)->type;
+	const int code = icmp_hdr(skb)->code;
+	struct net *net = dev_net(skb->dev);
+	const struct ipt_cfg *cfg;
+	struct ipt_tunnel *t;
+	int offset;
+
+	t = ipt_lookup(net, kind, &iph->saddr, &iph->daddr, skb->dev->ifindex);
+	if (!t)
+		return -ENOENT;
+	cfg = rcu_dereference(t->cfg);
+	offset = iph->ihl * 4;
+
+	switch (type) {
+	case ICMP_DEST_UNREACH:
+		if (code == ICMP_FRAG_NEEDED) {
+			/* Lower the path MTU of the outer route: the next
+			 * transmit sees it through the route cache.
+			 */
+			ipv4_update_pmtu(skb, net, info, cfg->link, kind->proto);
+			if (info <= kind->hlen)
+				return 0;
+			info -= kind->hlen;
+			break;
+		}
+		if (code == ICMP_SR_FAILED)
+			return 0;
+		/* RFC 2003 4.1: the rest become host unreachable */
+		info = 0;
+		break;
+	case ICMP_TIME_EXCEEDED:
+		/* Meaningful to the inner sender only if it chose the TTL */
+		if (code != ICMP_EXC_TTL || cfg->ttl != IPT_TTL_INHERIT)
+			return 0;
+		info = 0;
+		break;
+	case ICMP_REDIRECT:
+		ipv4_redirect(skb, net, cfg->link, kind->proto);
+		return 0;
+	default:
+		return 0;
+	}
+
+	if (kind->inner == htons(ETH_P_IP))
+		relay_icmp4(t, skb, offset, type,
+			    type == ICMP_DEST_UNREACH && code != ICMP_FRAG_NEEDED ?
+			    ICMP_HOST_UNREACH : code, info);
+	return 0;
+}

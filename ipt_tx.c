@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ipt transmit: encapsulation in an IPv4 outer header (ipt_ipip and
+ * ipt_6in4), with path MTU handling.
+ *
+ * ndo_start_xmit runs under rcu_read_lock_bh() with no tx lock (LLTX) and
+ * no qdisc, possibly on every CPU at once: all per-packet state is on the
+ * stack, the route cache and the stats are per-cpu.
+ */
+
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <net/icmp.h>
+#include <net/inet_ecn.h>
+#include <net/ip.h>
+#include <net/dst_metadata.h>
+#include <net/ip_tunnels.h>
+#include <net/route.h>
+
+#include "ipt.h"
+
+/* What the encapsulation needs to know about the inner packet. */
+struct inner_info {
+	u8 dsfield;
+	u8 ttl;
+	bool df;
+};
+
+static void inner_info(const struct sk_buff *skb, struct inner_info *ii)
+{
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph = ip_hdr(skb);
+
+		ii->dsfield = ipv4_get_dsfield(iph);
+		ii->ttl = iph->ttl;
+		ii->df = iph->frag_off & htons(IP_DF);
+	} else {
+		const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+
+		ii->dsfield = ipv6_get_dsfield(ip6h);
+		ii->ttl = ip6h->hop_limit;
+		/* Routers never fragment IPv6: a packet that does not fit
+		 * must come back to its sender as Packet Too Big.
+		 */
+		ii->df = true;
+	}
+}
+
+/* The outer route does not depend on the inner packet (the outer TOS used
+ * for routing is the configured one, not an inherited DSCP), so it is
+ * cached per cpu whenever the remote is fixed.
+ */
+static struct rtable *route4(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+			     __be32 daddr, __be32 *saddr)
+{
+	bool cached = daddr == cfg->remote.ip4;
+	struct rtable *rt;
+	struct flowi4 fl4;
+
+	if (cached) {
+		rt = dst_cache_get_ip4(&t->dst_cache, saddr);
+		if (rt)
+			return rt;
+	}
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = daddr;
+	fl4.saddr = cfg->local.ip4;
+	fl4.flowi4_oif = cfg->link;
+	fl4.flowi4_proto = t->kind->proto;
+	if (cfg->dscp != IPT_DSCP_INHERIT)
+		fl4.flowi4_tos = RT_TOS(cfg->dscp << 2);
+
+	rt = ip_route_output_key(t->net, &fl4);
+	if (IS_ERR(rt))
+		return rt;
+	if (cached)
+		dst_cache_set_ip4(&t->dst_cache, &rt->dst, fl4.saddr);
+	*saddr = fl4.saddr;
+	return rt;
+}
+
+static bool fits(const struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb_is_gso(skb))
+		return skb_gso_validate_network_len(skb, mtu);
+	return skb->len <= mtu;
+}
+
+static void too_big(struct sk_buff *skb, unsigned int mtu)
+{
+	if (skb_valid_dst(skb) && mtu < dst_mtu(skb_dst(skb)))
+		skb_dst_update_pmtu_no_confirm(skb, mtu);
+
+	if (skb->protocol == htons(ETH_P_IP))
+		icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED,
+			      htonl(mtu));
+	else
+		icmpv6_ndo_send(skb, ICMPV6_PKT_TOOBIG, 0, mtu);
+}
+
+static int xmit_fragment(struct net *net, struct sock *sk,
+			 struct sk_buff *skb)
+{
+	ipt_xmit4(skb, skb->dev);
+	return 0;
+}
+
+/* "dont-fragment yes" and an inner IPv4 packet without DF that does not
+ * fit: fragment the inner packet (RFC 2003 5.1) so that every fragment
+ * travels with the outer DF the user asked for.
+ */
+static void fragment_inner(struct net_device *dev, struct sk_buff *skb,
+			   unsigned int mtu)
+{
+	if (!skb_valid_dst(skb) || mtu < IPV4_MIN_MTU) {
+		DEV_STATS_INC(dev, tx_errors);
+		kfree_skb(skb);
+		return;
+	}
+	IPCB(skb)->frag_max_size = mtu;
+	ip_do_fragment(dev_net(dev), NULL, skb, xmit_fragment);
+}
+
+netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+	const struct ipt_kind *kind = t->kind;
+	const struct ipt_cfg *cfg;
+	unsigned int headroom, mtu;
+	struct inner_info ii;
+	__be32 daddr, saddr;
+	struct rtable *rt;
+	u8 tos, ttl;
+	__be16 df;
+
+	if (unlikely(skb->protocol != kind->inner || !pskb_inet_may_pull(skb)))
+		goto tx_error;
+
+	cfg = rcu_dereference_bh(t->cfg);
+	inner_info(skb, &ii);
+	daddr = cfg->remote.ip4;
+
+	rt = route4(t, cfg, daddr, &saddr);
+	if (IS_ERR(rt)) {
+		DEV_STATS_INC(dev, tx_carrier_errors);
+		dst_link_failure(skb);
+		goto tx_error;
+	}
+	if (unlikely(rt->dst.dev == dev)) {
+		/* Routed over itself: drop instead of recursing. */
+		net_dbg_ratelimited("%s: tunnel routed over itself\n",
+				    dev->name);
+		DEV_STATS_INC(dev, collisions);
+		goto tx_error_put;
+	}
+
+	switch (cfg->df) {
+	case IPT_DF_YES:
+		df = htons(IP_DF);
+		break;
+	case IPT_DF_NO:
+		df = 0;
+		break;
+	default:
+		df = ii.df ? htons(IP_DF) : 0;
+	}
+
+	mtu = max_t(int, dst_mtu(&rt->dst) - kind->hlen, IPV4_MIN_MTU);
+	if (df && !fits(skb, mtu)) {
+		ip_rt_put(rt);
+		if (!ii.df) {
+			fragment_inner(dev, skb, mtu);
+			return NETDEV_TX_OK;
+		}
+		too_big(skb, mtu);
+		goto tx_error;
+	}
+
+	headroom = LL_RESERVED_SPACE(rt->dst.dev) + rt->dst.header_len +
+		   kind->hlen;
+	if (headroom > READ_ONCE(dev->needed_headroom))
+		WRITE_ONCE(dev->needed_headroom, headroom);
+
+	if (unlikely(iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4)))
+		goto tx_error_put;
+	if (unlikely(skb_cow_head(skb, READ_ONCE(dev->needed_headroom)))) {
+		ip_rt_put(rt);
+		DEV_STATS_INC(dev, tx_dropped);
+		kfree_skb(skb);
+		return NETDEV_TX_OK;
+	}
+
+	tos = cfg->dscp == IPT_DSCP_INHERIT ? ii.dsfield & ~INET_ECN_MASK :
+					      cfg->dscp << 2;
+	tos = INET_ECN_encapsulate(tos, ii.dsfield);
+	ttl = cfg->ttl == IPT_TTL_INHERIT ? ii.ttl : cfg->ttl;
+
+	skb_set_inner_ipproto(skb, kind->proto);
+	iptunnel_xmit(NULL, rt, skb, saddr, daddr, kind->proto, tos, ttl, df,
+		      !net_eq(t->net, dev_net(dev)));
+	return NETDEV_TX_OK;
+
+tx_error_put:
+	ip_rt_put(rt);
+tx_error:
+	DEV_STATS_INC(dev, tx_errors);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
