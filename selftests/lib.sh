@@ -1,0 +1,163 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Helpers for the ipt selftests, in the spirit of the kernel's
+# tools/testing/selftests/net/lib.sh and pmtu.sh.  A test does:
+#
+#	source "$(dirname "$0")/lib.sh"
+#	require_module ipip
+#	setup_ns NSA NSB		# sets $NSA, $NSB to unique names
+#	add_veth "$NSA" veth0 192.0.2.1/24 "$NSB" veth1 192.0.2.2/24
+#	ns_exec "$NSA" ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "no ping"
+#	check_eq "rx packets" 5 "$(link_stat "$NSB" veth1 rx_packets)"
+#	exit $RET
+#
+# Exit codes are kselftest's: 0 pass, 1 fail, 4 skip ($ksft_skip).  fail()
+# records a failure and carries on, die() stops the test, skip() skips it.
+# Namespaces made by setup_ns are deleted on exit; on_exit adds more
+# cleanup.  The guest runner (selftests/vm/guest.sh) gives each test a fresh
+# mount and PID namespace and checks the kernel log after it, so tests need
+# not look at dmesg.
+
+# shellcheck disable=SC2034 # for the tests that source this
+ksft_pass=0
+ksft_fail=1
+ksft_skip=4
+
+# shellcheck disable=SC2034
+RET=0
+NS_LIST=()
+EXIT_HOOKS=()
+
+log()  { echo "$*"; }
+fail() { echo "FAIL: $*"; RET=$ksft_fail; }
+die()  { echo "FAIL: $*"; exit $ksft_fail; }
+skip() { echo "SKIP: $*"; exit $ksft_skip; }
+pass() { echo "ok: $*"; }
+
+# check_eq WHAT EXPECTED ACTUAL
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1: $3"
+	else
+		fail "$1: expected $2, got $3"
+		return 1
+	fi
+}
+
+# check_ge WHAT MIN ACTUAL (integers)
+check_ge() {
+	if [ "$3" -ge "$2" ] 2>/dev/null; then
+		pass "$1: $3 >= $2"
+	else
+		fail "$1: expected at least $2, got $3"
+		return 1
+	fi
+}
+
+# wait_for [-t SECONDS] CMD...: run CMD every 0.1s until it succeeds (0) or
+# the time is up (1, default 10s).  Use it instead of sleeping.
+wait_for() {
+	local t=10 end
+	if [ "$1" = -t ]; then t=$2; shift 2; fi
+	end=$(( $(date +%s%N) + t * 1000000000 ))
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
+# on_exit CMD...: run CMD (as one eval'd string) at exit, last added first.
+on_exit() { EXIT_HOOKS=("$*" "${EXIT_HOOKS[@]}"); }
+
+__lib_cleanup() {
+	local rc=$? h ns
+	set +e
+	for h in "${EXIT_HOOKS[@]}"; do eval "$h" >/dev/null 2>&1; done
+	for ns in "${NS_LIST[@]}"; do ip netns del "$ns" >/dev/null 2>&1; done
+	exit $rc
+}
+trap __lib_cleanup EXIT
+
+# require_cmd CMD...: skip unless every CMD is in $PATH.
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c not installed"
+	done
+}
+
+# require_module MOD...: load each module or skip.  Built-ins count as there.
+require_module() {
+	local m
+	for m in "$@"; do
+		[ -d "/sys/module/$m" ] && continue
+		modprobe -q "$m" 2>/dev/null || skip "module $m not available"
+	done
+}
+
+# require_ipt: skip unless the runner loaded ipt.ko.
+require_ipt() {
+	[ -d /sys/module/ipt ] || skip "ipt.ko not loaded (not built?)"
+}
+
+# setup_ns VAR...: create a netns with a unique name per VAR, store the name
+# in VAR and bring its loopback up.
+setup_ns() {
+	local var ns
+	for var in "$@"; do
+		ns="${var,,}-$$-$(mktemp -u XXXXXX)"
+		ip netns add "$ns" || die "ip netns add $ns failed"
+		NS_LIST+=("$ns")
+		ip -n "$ns" link set lo up || die "lo up in $ns failed"
+		printf -v "$var" '%s' "$ns"
+	done
+}
+
+# ns_exec NS CMD...
+ns_exec() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# add_veth NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two netns, with
+# one address (v4 or v6, with prefix length; "" for none) on each end, up.
+add_veth() {
+	ip link add "$2" netns "$1" type veth peer name "$5" netns "$4" ||
+		die "veth $1/$2 <-> $4/$5 failed"
+	__addr_up "$1" "$2" "$3"
+	__addr_up "$4" "$5" "$6"
+}
+
+__addr_up() {
+	local ns=$1 dev=$2 addr=$3
+	if [ -n "$addr" ]; then
+		case $addr in
+		*:*) ip -n "$ns" addr add "$addr" dev "$dev" nodad ;;
+		*)   ip -n "$ns" addr add "$addr" dev "$dev" ;;
+		esac || die "ip addr add $addr dev $dev in $ns failed"
+	fi
+	ip -n "$ns" link set "$dev" up || die "$dev up in $ns failed"
+}
+
+# link_stat NS DEV COUNTER: one counter of `ip -s link show`, COUNTER being
+# rx_ or tx_ followed by bytes, packets, errors, dropped, missed, mcast,
+# carrier, collsns (as in ip's column headers, lower case).
+link_stat() {
+	ip -n "$1" -s link show dev "$2" | awk -v want="$3" '
+		/^ *[RT]X: / {
+			dir = tolower(substr($1, 1, 2))
+			n = split($0, hdr)
+			getline
+			for (i = 2; i <= n; i++)
+				if (dir "_" hdr[i] == want) { print $(i - 1); found = 1; exit }
+		}
+		END { if (!found) exit 1 }'
+}
+
+# ping_ok NS ADDR [COUNT]: quiet ping that reports success only.
+ping_ok() {
+	local c=${3:-1}
+	ns_exec "$1" ping -q -n -c "$c" -i 0.2 -W 2 "$2" >/dev/null 2>&1
+}
