@@ -84,6 +84,18 @@ links_snapshot() {
 	ip -o link show 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
 }
 
+# Run "$@" with a fresh /tmp and /run; the repository may live under one
+# of them (a CI clone in /tmp), so it is bound back through an fd.
+# shellcheck disable=SC2016 # expanded by that sh
+FRESH='exec 3<"$IPT_ROOT"
+mount -t tmpfs -o mode=1777 tmpfs /tmp && mount -t tmpfs tmpfs /run || exit 1
+if [ ! -d "$IPT_ROOT/selftests" ]; then
+	mkdir -p "$IPT_ROOT" && mount --no-canonicalize --bind /proc/self/fd/3 "$IPT_ROOT" || exit 1
+fi
+exec 3<&-
+cd "$IPT_ROOT/selftests" || exit 1
+"$@"'
+
 # Each test runs in a fresh mount and PID namespace with its own /tmp and
 # /run: its netns (ip netns add keeps them under /run/netns) and any process
 # it leaves behind go away with it, and a timeout kills the whole lot.
@@ -95,8 +107,7 @@ run_test() {
 		cd "$ST" || exit 1
 		exec timeout -k 10 "$to" \
 		unshare --mount --pid --fork --kill-child --mount-proc --propagation private \
-		/bin/sh -c 'mount -t tmpfs -o mode=1777 tmpfs /tmp && mount -t tmpfs tmpfs /run && "$@"' \
-		sh "$path"
+		/bin/sh -c "$FRESH" sh "$path"
 	) </dev/null 2>&1 | prefix
 	rc=${PIPESTATUS[0]}
 	comment=""
