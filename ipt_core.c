@@ -25,6 +25,7 @@ struct ipt_net {
 	struct list_head tunnels;	/* all tunnels of this underlay, RTNL */
 	int wild_local;			/* tunnels with local "any" */
 	int wild_remote;		/* tunnels with remote "any" (6to4) */
+	unsigned long __percpu *no_tunnel;	/* IPT_XSTATS_NO_TUNNEL */
 };
 
 static unsigned int ipt_net_id __read_mostly;
@@ -179,6 +180,7 @@ static void ipt_dev_free(struct net_device *dev)
 
 	gro_cells_destroy(&t->gro_cells);
 	dst_cache_destroy(&t->dst_cache);
+	free_percpu(t->xstats);
 	free_percpu(dev->tstats);
 	kfree(rcu_dereference_protected(t->cfg, 1));
 	RCU_INIT_POINTER(t->cfg, NULL);
@@ -223,9 +225,15 @@ static int ipt_dev_init(struct net_device *dev)
 	if (!dev->tstats)
 		return -ENOMEM;
 
+	t->xstats = netdev_alloc_pcpu_stats(struct ipt_pcpu_xstats);
+	if (!t->xstats) {
+		err = -ENOMEM;
+		goto err_free_stats;
+	}
+
 	err = dst_cache_init(&t->dst_cache, GFP_KERNEL);
 	if (err)
-		goto err_free_stats;
+		goto err_free_xstats;
 
 	err = gro_cells_init(&t->gro_cells, dev);
 	if (err)
@@ -244,6 +252,9 @@ err_destroy_gro_cells:
 	gro_cells_destroy(&t->gro_cells);
 err_destroy_dst_cache:
 	dst_cache_destroy(&t->dst_cache);
+err_free_xstats:
+	free_percpu(t->xstats);
+	t->xstats = NULL;
 err_free_stats:
 	free_percpu(dev->tstats);
 	dev->tstats = NULL;
@@ -555,6 +566,58 @@ struct net *ipt_get_link_net(const struct net_device *dev)
 	return t->net;
 }
 
+size_t ipt_get_xstats_size(const struct net_device *dev)
+{
+	return nla_total_size(0) +
+	       IPT_XSTATS_MAX * nla_total_size_64bit(sizeof(u64));
+}
+
+/* Under RTNL or RCU: sums the per-cpu counters. */
+int ipt_fill_xstats(struct sk_buff *skb, const struct net_device *dev)
+{
+	const struct ipt_tunnel *t = netdev_priv(dev);
+	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	u64 sum[__IPT_XSTATS_MAX] = {};
+	struct nlattr *nest;
+	int cpu, i;
+
+	for_each_possible_cpu(cpu) {
+		const struct ipt_pcpu_xstats *x = per_cpu_ptr(t->xstats, cpu);
+		u64 v[__IPT_XSTATS_MAX];
+		unsigned int start;
+
+		do {
+			start = u64_stats_fetch_begin(&x->syncp);
+			for (i = 0; i < __IPT_XSTATS_MAX; i++)
+				v[i] = u64_stats_read(&x->cnt[i]);
+		} while (u64_stats_fetch_retry(&x->syncp, start));
+		for (i = 0; i < __IPT_XSTATS_MAX; i++)
+			sum[i] += v[i];
+		sum[IPT_XSTATS_NO_TUNNEL] += *per_cpu_ptr(in->no_tunnel, cpu);
+	}
+
+	nest = nla_nest_start(skb, IFLA_INFO_XSTATS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = IPT_XSTATS_PAD + 1; i < __IPT_XSTATS_MAX; i++)
+		if (nla_put_u64_64bit(skb, i, sum[i], IPT_XSTATS_PAD))
+			goto err_cancel;
+	nla_nest_end(skb, nest);
+	return 0;
+
+err_cancel:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+/* BH: a packet of one of our protocols that matched no ipt tunnel. */
+void ipt_count_no_tunnel(struct net *net)
+{
+	struct ipt_net *in = net_generic(net, ipt_net_id);
+
+	this_cpu_inc(*in->no_tunnel);
+}
+
 /* RTNL.  Follow the underlay: a tunnel whose MTU the user did not set
  * tracks its underlay device's MTU, and tunnels created before their
  * underlay was routable pick it up when a device comes up.
@@ -594,8 +657,16 @@ static int __net_init ipt_net_init(struct net *net)
 {
 	struct ipt_net *in = net_generic(net, ipt_net_id);
 
+	int err;
+
 	INIT_LIST_HEAD(&in->tunnels);
-	return rhltable_init(&in->table, &ipt_rht_params);
+	in->no_tunnel = alloc_percpu(unsigned long);
+	if (!in->no_tunnel)
+		return -ENOMEM;
+	err = rhltable_init(&in->table, &ipt_rht_params);
+	if (err)
+		free_percpu(in->no_tunnel);
+	return err;
 }
 
 /* Tunnels whose underlay namespace goes away are deleted wherever their
@@ -621,6 +692,7 @@ static void __net_exit ipt_net_exit_batch(struct list_head *net_list)
 	list_for_each_entry(net, net_list, exit_list) {
 		in = net_generic(net, ipt_net_id);
 		rhltable_destroy(&in->table);
+		free_percpu(in->no_tunnel);
 	}
 }
 
@@ -647,8 +719,14 @@ static int __init ipt_init(void)
 	if (err)
 		goto err_unregister_notifier;
 
+	err = ipt_6in4_init();
+	if (err)
+		goto err_uninit_ipip;
+
 	return 0;
 
+err_uninit_ipip:
+	ipt_ipip_uninit();
 err_unregister_notifier:
 	unregister_netdevice_notifier(&ipt_notifier);
 err_unregister_pernet:
@@ -658,6 +736,7 @@ err_unregister_pernet:
 
 static void __exit ipt_exit(void)
 {
+	ipt_6in4_uninit();
 	ipt_ipip_uninit();
 	unregister_netdevice_notifier(&ipt_notifier);
 	unregister_pernet_device(&ipt_net_ops);

@@ -58,6 +58,8 @@ static struct rtnl_link_ops ipt_ipip_link_ops __read_mostly = {
 	.changelink	= ipt_changelink,
 	.get_size	= ipt_get_size,
 	.fill_info	= ipt_fill_info,
+	.get_xstats_size = ipt_get_xstats_size,
+	.fill_xstats	= ipt_fill_xstats,
 	.get_link_net	= ipt_get_link_net,
 };
 

@@ -8,7 +8,9 @@
  */
 
 #include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include <net/icmp.h>
+#include <net/ip6_route.h>
 #include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
@@ -73,6 +75,7 @@ int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield)
 	skb_reset_mac_header(skb);
 
 	if (unlikely(!inner_ok(skb, inner))) {
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_HEADER);
 		DEV_STATS_INC(dev, rx_length_errors);
 		DEV_STATS_INC(dev, rx_errors);
 		goto drop;
@@ -83,6 +86,7 @@ int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield)
 		net_dbg_ratelimited("%s: invalid ECN combination, outer 0x%02x\n",
 				    dev->name, outer_dsfield);
 		if (err > 1) {
+			ipt_xstat_inc(t, IPT_XSTATS_DROP_ECN);
 			DEV_STATS_INC(dev, rx_frame_errors);
 			DEV_STATS_INC(dev, rx_errors);
 			goto drop;
@@ -106,18 +110,31 @@ drop:
 int ipt_rcv4(struct sk_buff *skb, const struct ipt_kind *kind)
 {
 	const struct iphdr *iph = ip_hdr(skb);
+	u8 dsfield = ipv4_get_dsfield(iph);
 	struct ipt_tunnel *t;
 
 	t = ipt_lookup(dev_net(skb->dev), kind, &iph->daddr, &iph->saddr,
 		       skb->dev->ifindex);
-	if (!t)
+	if (!t) {
+		ipt_count_no_tunnel(dev_net(skb->dev));
 		return -ENOENT;
-
-	if (!xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb)) {
-		kfree_skb(skb);
-		return 0;
 	}
-	return ipt_rcv(t, skb, ipv4_get_dsfield(iph));
+
+	if (!xfrm4_policy_check(NULL, XFRM_POLICY_IN, skb))
+		goto drop;
+
+	/* may pull: iph is not used after this */
+	if (unlikely(!t->key.remote.ip4) &&
+	    !kind->auto_rcv_ok4(iph->saddr, iph->daddr, skb)) {
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_6TO4);
+		DEV_STATS_INC(t->dev, rx_dropped);
+		goto drop;
+	}
+	return ipt_rcv(t, skb, dsfield);
+
+drop:
+	kfree_skb(skb);
+	return 0;
 }
 
 /* Tell the sender of the inner IPv4 packet quoted at @offset in an ICMP
@@ -181,6 +198,62 @@ out:
 	kfree_skb(skb2);
 }
 
+/* As relay_icmp4(), for an inner IPv6 packet: the ICMPv4 error is
+ * translated (RFC 4213 3.4; "too big" becomes Packet Too Big with the
+ * tunnel path MTU, which is never below 1280).
+ */
+static void relay_icmp6(struct ipt_tunnel *t, struct sk_buff *skb,
+			int offset, u8 type, u8 code, u32 mtu)
+{
+	struct net *net = dev_net(t->dev);
+	const struct ipv6hdr *eip6h;
+	struct sk_buff *skb2;
+	struct rt6_info *rt;
+
+	if (!pskb_may_pull(skb, offset + sizeof(struct ipv6hdr)))
+		return;
+
+	skb2 = skb_clone(skb, GFP_ATOMIC);
+	if (!skb2)
+		return;
+
+	skb_dst_drop(skb2);
+	skb_pull(skb2, offset);
+	skb_reset_network_header(skb2);
+	eip6h = ipv6_hdr(skb2);
+	if (eip6h->version != 6)
+		goto out;
+
+	/* Only for packets that really went into this tunnel. */
+	rt = rt6_lookup(net, &eip6h->daddr, &eip6h->saddr, 0, skb2, 0);
+	if (!rt)
+		goto out;
+	if (rt->dst.dev != t->dev) {
+		ip6_rt_put(rt);
+		goto out;
+	}
+	ip6_rt_put(rt);
+
+	rt = rt6_lookup(net, &eip6h->saddr, NULL, 0, skb2, 0);
+	if (!rt)
+		goto out;
+	skb2->dev = rt->dst.dev;
+	ip6_rt_put(rt);
+
+	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
+		mtu = max_t(u32, mtu, IPV6_MIN_MTU);
+		ip6_update_pmtu(skb2, net, htonl(mtu), 0, 0,
+				sock_net_uid(net, NULL));
+		icmpv6_send(skb2, ICMPV6_PKT_TOOBIG, 0, mtu);
+	} else if (type == ICMP_TIME_EXCEEDED) {
+		icmpv6_send(skb2, ICMPV6_TIME_EXCEED, ICMPV6_EXC_HOPLIMIT, 0);
+	} else {
+		icmpv6_send(skb2, ICMPV6_DEST_UNREACH, ICMPV6_ADDR_UNREACH, 0);
+	}
+out:
+	kfree_skb(skb2);
+}
+
 /* ICMP error about one of our IPv4 outer packets; @skb->data points at the
  * quoted outer header.  Returns non-zero when the packet is not ours.
  */
@@ -207,6 +280,7 @@ int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind)
 			 * transmit sees it through the route cache.
 			 */
 			ipv4_update_pmtu(skb, net, info, cfg->link, kind->proto);
+			ipt_xstat_inc(t, IPT_XSTATS_PMTU_UPDATES);
 			if (info <= kind->hlen)
 				return 0;
 			info -= kind->hlen;
@@ -234,5 +308,7 @@ int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind)
 		relay_icmp4(t, skb, offset, type,
 			    type == ICMP_DEST_UNREACH && code != ICMP_FRAG_NEEDED ?
 			    ICMP_HOST_UNREACH : code, info);
+	else
+		relay_icmp6(t, skb, offset, type, code, info);
 	return 0;
 }

@@ -140,17 +140,24 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 	cfg = rcu_dereference_bh(t->cfg);
 	inner_info(skb, &ii);
 	daddr = cfg->remote.ip4;
+	if (!daddr) {
+		daddr = kind->auto_remote4(skb);
+		if (!daddr) {
+			ipt_xstat_inc(t, IPT_XSTATS_DROP_6TO4);
+			goto tx_no_route;
+		}
+	}
 
 	rt = route4(t, cfg, daddr, &saddr);
 	if (IS_ERR(rt)) {
-		DEV_STATS_INC(dev, tx_carrier_errors);
-		dst_link_failure(skb);
-		goto tx_error;
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_NO_ROUTE);
+		goto tx_no_route;
 	}
 	if (unlikely(rt->dst.dev == dev)) {
 		/* Routed over itself: drop instead of recursing. */
 		net_dbg_ratelimited("%s: tunnel routed over itself\n",
 				    dev->name);
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_LOOP);
 		DEV_STATS_INC(dev, collisions);
 		goto tx_error_put;
 	}
@@ -167,12 +174,20 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 	}
 
 	mtu = max_t(int, dst_mtu(&rt->dst) - kind->hlen, IPV4_MIN_MTU);
+	if (skb->protocol == htons(ETH_P_IPV6) && mtu < IPV6_MIN_MTU) {
+		/* Never tell an IPv6 sender less than 1280: fragment the
+		 * outer packet instead (RFC 4213 3.2).
+		 */
+		mtu = IPV6_MIN_MTU;
+		df = 0;
+	}
 	if (df && !fits(skb, mtu)) {
 		ip_rt_put(rt);
 		if (!ii.df) {
 			fragment_inner(dev, skb, mtu);
 			return NETDEV_TX_OK;
 		}
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_TOO_BIG);
 		too_big(skb, mtu);
 		goto tx_error;
 	}
@@ -201,6 +216,10 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 		      !net_eq(t->net, dev_net(dev)));
 	return NETDEV_TX_OK;
 
+tx_no_route:
+	DEV_STATS_INC(dev, tx_carrier_errors);
+	dst_link_failure(skb);
+	goto tx_error;
 tx_error_put:
 	ip_rt_put(rt);
 tx_error:

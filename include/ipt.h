@@ -12,7 +12,7 @@
 #include <net/rtnetlink.h>
 #include <uapi/linux/ipt.h>
 
-#define IPT_VERSION "0.1.0"
+/* IPT_VERSION, for MODULE_VERSION(), comes from the VERSION file via Kbuild. */
 
 /* Ahead of every in-tree handler on the tunnel4/tunnel6 chains (they use
  * 0-4): we answer "not mine" with one hash lookup, whereas an UP in-tree
@@ -46,7 +46,11 @@ struct ipt_kind {
 	bool remote_optional;	/* 6to4: no remote means automatic */
 	unsigned short dev_type;
 	unsigned int min_mtu;
-	netdev_tx_t (*xmit)(struct sk_buff *skb, struct net_device *dev);
+	/* Automatic tunnels (no remote) only: the outer destination for
+	 * @skb or 0, and the inbound source checks.
+	 */
+	__be32 (*auto_remote4)(struct sk_buff *skb);
+	bool (*auto_rcv_ok4)(__be32 saddr, __be32 daddr, struct sk_buff *skb);
 };
 
 /* What the user configured.  Replaced as a whole under RTNL and freed
@@ -63,8 +67,14 @@ struct ipt_cfg {
 	struct rcu_head rcu;
 };
 
+struct ipt_pcpu_xstats {
+	u64_stats_t cnt[__IPT_XSTATS_MAX];
+	struct u64_stats_sync syncp;
+};
+
 struct ipt_tunnel {
 	struct ipt_cfg __rcu *cfg;
+	struct ipt_pcpu_xstats __percpu *xstats;
 	const struct ipt_kind *kind;
 	struct net_device *dev;
 	/* Underlay namespace: where outer packets are routed and received.
@@ -85,6 +95,17 @@ struct ipt_tunnel {
 	bool mtu_auto;			/* we are changing the MTU ourselves */
 };
 
+/* BH context (transmit, receive, timers) */
+static inline void ipt_xstat_inc(struct ipt_tunnel *t, int idx)
+{
+	struct ipt_pcpu_xstats *x = get_cpu_ptr(t->xstats);
+
+	u64_stats_update_begin(&x->syncp);
+	u64_stats_inc(&x->cnt[idx]);
+	u64_stats_update_end(&x->syncp);
+	put_cpu_ptr(t->xstats);
+}
+
 /* ipt_core.c */
 int ipt_kind_register(const struct ipt_kind *kind);
 void ipt_kind_unregister(const struct ipt_kind *kind);
@@ -99,6 +120,9 @@ int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 size_t ipt_get_size(const struct net_device *dev);
 int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev);
 struct net *ipt_get_link_net(const struct net_device *dev);
+size_t ipt_get_xstats_size(const struct net_device *dev);
+int ipt_fill_xstats(struct sk_buff *skb, const struct net_device *dev);
+void ipt_count_no_tunnel(struct net *net);
 struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 			      const void *local, const void *remote,
 			      int ifindex);
@@ -114,5 +138,7 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev);
 /* Kinds */
 int ipt_ipip_init(void);
 void ipt_ipip_uninit(void);
+int ipt_6in4_init(void);
+void ipt_6in4_uninit(void);
 
 #endif /* _IPT_H */

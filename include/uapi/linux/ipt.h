@@ -66,6 +66,31 @@ enum {
 
 #define IFLA_IPT_MAX (__IFLA_IPT_MAX - 1)
 
+/* Extended statistics: u64 attributes nested in IFLA_INFO_XSTATS, shown
+ * by `ip -s -d link show`.  All are per tunnel except IPT_XSTATS_NO_TUNNEL,
+ * which counts, for the whole underlay namespace, packets of our protocols
+ * that matched no ipt tunnel and were passed on to the next handler.
+ */
+enum {
+	IPT_XSTATS_UNSPEC,
+	IPT_XSTATS_PAD,
+	IPT_XSTATS_KEEPALIVE_TX,	/* keepalive probes sent */
+	IPT_XSTATS_KEEPALIVE_RX,	/* keepalive probes received */
+	IPT_XSTATS_CARRIER_CHANGES,	/* carrier lost or regained */
+	IPT_XSTATS_MSS_CLAMPED,		/* TCP SYNs whose MSS was lowered */
+	IPT_XSTATS_PMTU_UPDATES,	/* ICMP "too big" from the underlay */
+	IPT_XSTATS_DROP_HEADER,		/* bad inner header */
+	IPT_XSTATS_DROP_ECN,		/* outer CE on a not-ECT inner packet */
+	IPT_XSTATS_DROP_LOOP,		/* tunnel routed over itself */
+	IPT_XSTATS_DROP_6TO4,		/* RFC 3964 checks failed */
+	IPT_XSTATS_DROP_TOO_BIG,	/* refused with ICMP too big */
+	IPT_XSTATS_DROP_NO_ROUTE,	/* no route to the remote */
+	IPT_XSTATS_NO_TUNNEL,		/* namespace-wide, see above */
+	__IPT_XSTATS_MAX,
+};
+
+#define IPT_XSTATS_MAX (__IPT_XSTATS_MAX - 1)
+
 #define IPT_TTL_INHERIT		0
 #define IPT_TTL_DEFAULT		64
 #define IPT_DSCP_INHERIT	0xff
