@@ -93,6 +93,7 @@ static const struct ipt_kind ipt_6in4_kind = {
 	.family		= AF_INET,
 	.proto		= IPPROTO_IPV6,
 	.hlen		= sizeof(struct iphdr),
+	.default_df	= IPT_DF_INHERIT,
 	.remote_optional = true,
 	.dev_type	= ARPHRD_SIT,
 	.min_mtu	= IPV6_MIN_MTU,

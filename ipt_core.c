@@ -156,9 +156,9 @@ static int auto_mtu(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
 	t->underlay_ifindex = tdev ? tdev->ifindex : 0;
 	if (tdev) {
 		mtu = tdev->mtu;
-		t->dev->needed_headroom = LL_RESERVED_SPACE(tdev) + kind->hlen;
+		t->dev->needed_headroom = LL_RESERVED_SPACE(tdev) + cfg->hlen;
 	}
-	mtu -= kind->hlen;
+	mtu -= cfg->hlen;
 	return clamp_t(int, mtu, t->dev->min_mtu, t->dev->max_mtu);
 }
 
@@ -297,11 +297,24 @@ static int ipt_get_iflink(const struct net_device *dev)
 	return READ_ONCE(t->link);
 }
 
+/* One set per outer family: the transmit path is chosen without an
+ * indirect call.
+ */
 static const struct net_device_ops ipt_netdev_ops4 = {
 	.ndo_init		= ipt_dev_init,
 	.ndo_uninit		= ipt_dev_uninit,
 	.ndo_open		= ipt_dev_open,
 	.ndo_start_xmit		= ipt_xmit4,
+	.ndo_get_stats64	= dev_get_tstats64,
+	.ndo_change_mtu		= ipt_change_mtu,
+	.ndo_get_iflink		= ipt_get_iflink,
+};
+
+static const struct net_device_ops ipt_netdev_ops6 = {
+	.ndo_init		= ipt_dev_init,
+	.ndo_uninit		= ipt_dev_uninit,
+	.ndo_open		= ipt_dev_open,
+	.ndo_start_xmit		= ipt_xmit6,
 	.ndo_get_stats64	= dev_get_tstats64,
 	.ndo_change_mtu		= ipt_change_mtu,
 	.ndo_get_iflink		= ipt_get_iflink,
@@ -315,7 +328,8 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 	t->dev = dev;
 	INIT_LIST_HEAD(&t->list);
 
-	dev->netdev_ops = &ipt_netdev_ops4;
+	dev->netdev_ops = kind->family == AF_INET ? &ipt_netdev_ops4 :
+						    &ipt_netdev_ops6;
 	dev->header_ops = &ip_tunnel_header_ops;
 	dev->type = kind->dev_type;
 	dev->flags = IFF_NOARP | IFF_POINTOPOINT;
@@ -347,6 +361,20 @@ int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
 	    nla_get_u8(data[IFLA_IPT_DSCP]) != IPT_DSCP_INHERIT) {
 		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_DSCP],
 				    "DSCP must be 0-63 or inherit");
+		return -EINVAL;
+	}
+	if (data[IFLA_IPT_ENCAP_LIMIT] &&
+	    nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]) > 255 &&
+	    nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]) != IPT_ENCAP_LIMIT_NONE) {
+		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_ENCAP_LIMIT],
+				    "encaplimit must be 0-255 or none");
+		return -EINVAL;
+	}
+	if (data[IFLA_IPT_FLOWLABEL] &&
+	    nla_get_u32(data[IFLA_IPT_FLOWLABEL]) > 0xfffff &&
+	    nla_get_u32(data[IFLA_IPT_FLOWLABEL]) != IPT_FLOWLABEL_AUTO) {
+		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_FLOWLABEL],
+				    "flowlabel must be 0-0xfffff or auto");
 		return -EINVAL;
 	}
 	return 0;
@@ -384,6 +412,13 @@ static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 		cfg->dscp = nla_get_u8(data[IFLA_IPT_DSCP]);
 	if (data && data[IFLA_IPT_DF])
 		cfg->df = nla_get_u8(data[IFLA_IPT_DF]);
+	if (data && data[IFLA_IPT_ENCAP_LIMIT])
+		cfg->encap_limit = nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]);
+	if (data && data[IFLA_IPT_FLOWLABEL])
+		cfg->flowlabel = nla_get_u32(data[IFLA_IPT_FLOWLABEL]);
+	/* the RFC 2473 destination option: 8 more bytes of outer header */
+	cfg->hlen = kind->hlen +
+		    (cfg->encap_limit != IPT_ENCAP_LIMIT_NONE ? 8 : 0);
 
 	if (!addr_any(kind, &cfg->local) && !addr_unicast(kind, &cfg->local)) {
 		NL_SET_ERR_MSG(extack, "local address must be a unicast address");
@@ -445,7 +480,9 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 		return -ENOMEM;
 	cfg->ttl = IPT_TTL_DEFAULT;
 	cfg->dscp = IPT_DSCP_INHERIT;
-	cfg->df = IPT_DF_INHERIT;
+	cfg->df = t->kind->default_df;
+	cfg->encap_limit = IPT_ENCAP_LIMIT_NONE;
+	cfg->flowlabel = IPT_FLOWLABEL_AUTO;
 
 	t->net = src_net;
 	err = parse_cfg(t, data, cfg, extack);
@@ -540,7 +577,9 @@ size_t ipt_get_size(const struct net_device *dev)
 	       nla_total_size(sizeof(struct in6_addr)) +	/* IFLA_IPT_REMOTE */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_TTL */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DSCP */
-	       nla_total_size(sizeof(u8));		/* IFLA_IPT_DF */
+	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DF */
+	       nla_total_size(sizeof(u16)) +		/* IFLA_IPT_ENCAP_LIMIT */
+	       nla_total_size(sizeof(u32));		/* IFLA_IPT_FLOWLABEL */
 }
 
 int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
@@ -555,6 +594,10 @@ int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
 	    nla_put_u8(skb, IFLA_IPT_TTL, cfg->ttl) ||
 	    nla_put_u8(skb, IFLA_IPT_DSCP, cfg->dscp) ||
 	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df))
+		return -EMSGSIZE;
+	if (t->kind->family == AF_INET6 &&
+	    (nla_put_u16(skb, IFLA_IPT_ENCAP_LIMIT, cfg->encap_limit) ||
+	     nla_put_u32(skb, IFLA_IPT_FLOWLABEL, cfg->flowlabel)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -723,8 +766,14 @@ static int __init ipt_init(void)
 	if (err)
 		goto err_uninit_ipip;
 
+	err = ipt_4in6_init();
+	if (err)
+		goto err_uninit_6in4;
+
 	return 0;
 
+err_uninit_6in4:
+	ipt_6in4_uninit();
 err_uninit_ipip:
 	ipt_ipip_uninit();
 err_unregister_notifier:
@@ -736,6 +785,7 @@ err_unregister_pernet:
 
 static void __exit ipt_exit(void)
 {
+	ipt_4in6_uninit();
 	ipt_6in4_uninit();
 	ipt_ipip_uninit();
 	unregister_netdevice_notifier(&ipt_notifier);

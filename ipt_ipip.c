@@ -18,6 +18,7 @@ static const struct ipt_kind ipt_ipip_kind = {
 	.family		= AF_INET,
 	.proto		= IPPROTO_IPIP,
 	.hlen		= sizeof(struct iphdr),
+	.default_df	= IPT_DF_INHERIT,
 	.dev_type	= ARPHRD_TUNNEL,
 	.min_mtu	= IPV4_MIN_MTU,
 };

@@ -11,6 +11,7 @@
 #include <linux/icmpv6.h>
 #include <net/icmp.h>
 #include <net/ip6_route.h>
+#include <net/ndisc.h>
 #include <net/inet_ecn.h>
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
@@ -310,5 +311,75 @@ int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind)
 			    ICMP_HOST_UNREACH : code, info);
 	else
 		relay_icmp6(t, skb, offset, type, code, info);
+	return 0;
+}
+
+/* IPv6 underlay, next header 4; as ipt_rcv4(). */
+int ipt_rcv6(struct sk_buff *skb, const struct ipt_kind *kind)
+{
+	const struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	struct ipt_tunnel *t;
+
+	t = ipt_lookup(dev_net(skb->dev), kind, &ip6h->daddr, &ip6h->saddr,
+		       skb->dev->ifindex);
+	if (!t) {
+		ipt_count_no_tunnel(dev_net(skb->dev));
+		return -ENOENT;
+	}
+
+	if (!xfrm6_policy_check(NULL, XFRM_POLICY_IN, skb)) {
+		kfree_skb(skb);
+		return 0;
+	}
+	return ipt_rcv(t, skb, ipv6_get_dsfield(ip6h));
+}
+
+/* ICMPv6 error about one of our IPv6 outer packets: @skb->data points at
+ * the quoted outer header, @offset at the quoted inner packet.
+ */
+int ipt_err6(struct sk_buff *skb, u8 type, u8 code, int offset, __be32 info,
+	     const struct ipt_kind *kind)
+{
+	const struct ipv6hdr *ip6h = (const struct ipv6hdr *)skb->data;
+	struct net *net = dev_net(skb->dev);
+	const struct ipt_cfg *cfg;
+	struct ipt_tunnel *t;
+	u32 mtu = 0;
+
+	t = ipt_lookup(net, kind, &ip6h->saddr, &ip6h->daddr,
+		       skb->dev->ifindex);
+	if (!t)
+		return -ENOENT;
+	cfg = rcu_dereference(t->cfg);
+
+	switch (type) {
+	case ICMPV6_PKT_TOOBIG:
+		ip6_update_pmtu(skb, net, info, cfg->link, 0,
+				sock_net_uid(net, NULL));
+		ipt_xstat_inc(t, IPT_XSTATS_PMTU_UPDATES);
+		mtu = max_t(u32, ntohl(info), IPV6_MIN_MTU) - cfg->hlen;
+		if (mtu < IPV4_MIN_MTU)
+			return 0;
+		type = ICMP_DEST_UNREACH;
+		code = ICMP_FRAG_NEEDED;
+		break;
+	case ICMPV6_DEST_UNREACH:
+		type = ICMP_DEST_UNREACH;
+		code = ICMP_HOST_UNREACH;
+		break;
+	case ICMPV6_TIME_EXCEED:
+		if (code != ICMPV6_EXC_HOPLIMIT || cfg->ttl != IPT_TTL_INHERIT)
+			return 0;
+		type = ICMP_TIME_EXCEEDED;
+		code = ICMP_EXC_TTL;
+		break;
+	case NDISC_REDIRECT:
+		ip6_redirect(skb, net, cfg->link, 0, sock_net_uid(net, NULL));
+		return 0;
+	default:
+		return 0;
+	}
+
+	relay_icmp4(t, skb, offset, type, code, mtu);
 	return 0;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ipt transmit: encapsulation in an IPv4 outer header (ipt_ipip and
- * ipt_6in4), with path MTU handling.
+ * ipt_6in4) or an IPv6 one (ipt_4in6), with path MTU handling.
  *
  * ndo_start_xmit runs under rcu_read_lock_bh() with no tx lock (LLTX) and
  * no qdisc, possibly on every CPU at once: all per-packet state is on the
@@ -15,6 +15,8 @@
 #include <net/ip.h>
 #include <net/dst_metadata.h>
 #include <net/ip_tunnels.h>
+#include <net/ip6_route.h>
+#include <net/ip6_tunnel.h>
 #include <net/route.h>
 
 #include "ipt.h"
@@ -134,7 +136,9 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 	u8 tos, ttl;
 	__be16 df;
 
-	if (unlikely(skb->protocol != kind->inner || !pskb_inet_may_pull(skb)))
+	if (unlikely(skb->protocol != kind->inner))
+		goto tx_drop;	/* e.g. IPv6 autoconfiguration on ipt_4in6 */
+	if (unlikely(!pskb_inet_may_pull(skb)))
 		goto tx_error;
 
 	cfg = rcu_dereference_bh(t->cfg);
@@ -224,6 +228,167 @@ tx_error_put:
 	ip_rt_put(rt);
 tx_error:
 	DEV_STATS_INC(dev, tx_errors);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+tx_drop:
+	DEV_STATS_INC(dev, tx_dropped);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+static struct dst_entry *route6(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+				struct in6_addr *saddr)
+{
+	struct dst_entry *dst;
+	struct flowi6 fl6;
+
+	dst = dst_cache_get_ip6(&t->dst_cache, saddr);
+	if (dst)
+		return dst;
+
+	memset(&fl6, 0, sizeof(fl6));
+	fl6.daddr = cfg->remote.ip6;
+	fl6.saddr = cfg->local.ip6;
+	fl6.flowi6_oif = cfg->link;
+	fl6.flowi6_proto = t->kind->proto;
+
+	/* source address selection and IPsec policy included */
+	dst = ip6_dst_lookup_flow(t->net, NULL, &fl6, NULL);
+	if (IS_ERR(dst))
+		return dst;
+	dst_cache_set_ip6(&t->dst_cache, dst, &fl6.saddr);
+	*saddr = fl6.saddr;
+	return dst;
+}
+
+/* RFC 2473 4.1.1: the Tunnel Encapsulation Limit destination option,
+ * padded to 8 bytes.
+ */
+static void push_encap_limit(struct sk_buff *skb, u8 limit, u8 *nexthdr)
+{
+	u8 *opt = skb_push(skb, 8);
+
+	opt[0] = *nexthdr;
+	opt[1] = 0;			/* length in 8-byte units, minus one */
+	opt[2] = IPV6_TLV_TNL_ENCAP_LIMIT;
+	opt[3] = 1;
+	opt[4] = limit;
+	opt[5] = IPV6_TLV_PADN;
+	opt[6] = 1;
+	opt[7] = 0;
+	*nexthdr = NEXTHDR_DEST;
+}
+
+netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+	const struct ipt_kind *kind = t->kind;
+	unsigned int headroom, mtu, pkt_len;
+	const struct ipt_cfg *cfg;
+	struct ipv6hdr *ip6h;
+	struct inner_info ii;
+	struct dst_entry *dst;
+	struct in6_addr saddr;
+	__be32 flowlabel;
+	u8 nexthdr, tos;
+	int err;
+
+	if (unlikely(skb->protocol != kind->inner))
+		goto tx_drop;	/* e.g. IPv6 autoconfiguration on ipt_4in6 */
+	if (unlikely(!pskb_inet_may_pull(skb)))
+		goto tx_error;
+
+	cfg = rcu_dereference_bh(t->cfg);
+	inner_info(skb, &ii);
+
+	dst = route6(t, cfg, &saddr);
+	if (IS_ERR(dst)) {
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_NO_ROUTE);
+		DEV_STATS_INC(dev, tx_carrier_errors);
+		dst_link_failure(skb);
+		goto tx_error;
+	}
+	if (unlikely(dst->dev == dev)) {
+		net_dbg_ratelimited("%s: tunnel routed over itself\n",
+				    dev->name);
+		ipt_xstat_inc(t, IPT_XSTATS_DROP_LOOP);
+		DEV_STATS_INC(dev, collisions);
+		goto tx_error_put;
+	}
+
+	/* IPv6 routers never fragment: a packet that does not fit the path
+	 * is either refused to its sender or fragmented here, at the tunnel
+	 * entry point (RFC 2473 7.1), when the inner packet allows it and
+	 * the user did not ask for "dont-fragment yes".
+	 */
+	mtu = max_t(int, dst_mtu(dst) - cfg->hlen, IPV4_MIN_MTU);
+	if (!fits(skb, mtu)) {
+		if (ii.df || cfg->df == IPT_DF_YES) {
+			dst_release(dst);
+			ipt_xstat_inc(t, IPT_XSTATS_DROP_TOO_BIG);
+			too_big(skb, mtu);
+			goto tx_error;
+		}
+		skb->ignore_df = 1;
+	}
+
+	headroom = LL_RESERVED_SPACE(dst->dev) + dst->header_len + cfg->hlen;
+	if (headroom > READ_ONCE(dev->needed_headroom))
+		WRITE_ONCE(dev->needed_headroom, headroom);
+
+	if (unlikely(iptunnel_handle_offloads(skb, SKB_GSO_IPXIP6)))
+		goto tx_error_put;
+	if (unlikely(skb_cow_head(skb, READ_ONCE(dev->needed_headroom)))) {
+		dst_release(dst);
+		DEV_STATS_INC(dev, tx_dropped);
+		kfree_skb(skb);
+		return NETDEV_TX_OK;
+	}
+
+	tos = cfg->dscp == IPT_DSCP_INHERIT ? ii.dsfield & ~INET_ECN_MASK :
+					      cfg->dscp << 2;
+	tos = INET_ECN_encapsulate(tos, ii.dsfield);
+	if (cfg->flowlabel == IPT_FLOWLABEL_AUTO)
+		/* RFC 6438: one label per inner flow, for ECMP */
+		flowlabel = (__force __be32)rol32(skb_get_hash(skb), 16) &
+			    IPV6_FLOWLABEL_MASK;
+	else
+		flowlabel = htonl(cfg->flowlabel);
+
+	skb_scrub_packet(skb, !net_eq(t->net, dev_net(dev)));
+	skb_set_inner_ipproto(skb, kind->proto);
+	pkt_len = skb->len;
+
+	nexthdr = kind->proto;
+	if (cfg->encap_limit != IPT_ENCAP_LIMIT_NONE)
+		push_encap_limit(skb, cfg->encap_limit, &nexthdr);
+
+	skb_push(skb, sizeof(*ip6h));
+	skb_reset_network_header(skb);
+	ip6h = ipv6_hdr(skb);
+	ip6_flow_hdr(ip6h, tos, flowlabel);
+	ip6h->nexthdr = nexthdr;
+	ip6h->hop_limit = cfg->ttl == IPT_TTL_INHERIT ? ii.ttl : cfg->ttl;
+	ip6h->saddr = saddr;
+	ip6h->daddr = cfg->remote.ip6;
+	skb_dst_set(skb, dst);
+
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	err = ip6_local_out(t->net, NULL, skb);
+	if (unlikely(net_xmit_eval(err)))
+		DEV_STATS_INC(dev, tx_errors);
+	else
+		dev_sw_netstats_tx_add(dev, 1, pkt_len);
+	return NETDEV_TX_OK;
+
+tx_error_put:
+	dst_release(dst);
+tx_error:
+	DEV_STATS_INC(dev, tx_errors);
+	kfree_skb(skb);
+	return NETDEV_TX_OK;
+tx_drop:
+	DEV_STATS_INC(dev, tx_dropped);
 	kfree_skb(skb);
 	return NETDEV_TX_OK;
 }

@@ -44,6 +44,7 @@ struct ipt_kind {
 	u8 proto;		/* outer protocol / next header */
 	u8 hlen;		/* outer header bytes */
 	bool remote_optional;	/* 6to4: no remote means automatic */
+	u8 default_df;		/* enum ipt_df */
 	unsigned short dev_type;
 	unsigned int min_mtu;
 	/* Automatic tunnels (no remote) only: the outer destination for
@@ -61,6 +62,9 @@ struct ipt_cfg {
 	union ipt_addr local;
 	union ipt_addr remote;
 	int link;
+	u32 flowlabel;		/* ipt_4in6: host order or IPT_FLOWLABEL_AUTO */
+	u16 encap_limit;	/* ipt_4in6: 0-255 or IPT_ENCAP_LIMIT_NONE */
+	u8 hlen;		/* outer headers, derived */
 	u8 ttl;
 	u8 dscp;
 	u8 df;
@@ -131,14 +135,20 @@ struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield);
 int ipt_rcv4(struct sk_buff *skb, const struct ipt_kind *kind);
 int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind);
+int ipt_rcv6(struct sk_buff *skb, const struct ipt_kind *kind);
+int ipt_err6(struct sk_buff *skb, u8 type, u8 code, int offset, __be32 info,
+	     const struct ipt_kind *kind);
 
 /* ipt_tx.c */
 netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev);
+netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev);
 
 /* Kinds */
 int ipt_ipip_init(void);
 void ipt_ipip_uninit(void);
 int ipt_6in4_init(void);
 void ipt_6in4_uninit(void);
+int ipt_4in6_init(void);
+void ipt_4in6_uninit(void);
 
 #endif /* _IPT_H */

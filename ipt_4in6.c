@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ipt_4in6: IPv4 in IPv6, next header 4 (RFC 2473).
+ */
+
+#include <linux/if_arp.h>
+#include <linux/in.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/xfrm.h>
+
+#include "ipt.h"
+
+static struct rtnl_link_ops ipt_4in6_link_ops;
+
+static const struct ipt_kind ipt_4in6_kind = {
+	.ops		= &ipt_4in6_link_ops,
+	.inner		= htons(ETH_P_IP),
+	.family		= AF_INET6,
+	.proto		= IPPROTO_IPIP,
+	.hlen		= sizeof(struct ipv6hdr),
+	/* as RouterOS: non-DF traffic is fragmented at the tunnel entry */
+	.default_df	= IPT_DF_NO,
+	.dev_type	= ARPHRD_TUNNEL6,
+	.min_mtu	= IPV4_MIN_MTU,
+};
+
+static const struct nla_policy ipt_4in6_policy[IFLA_IPT_MAX + 1] = {
+	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
+	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
+	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
+	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
+	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
+	[IFLA_IPT_CLAMP_MSS]	= { .type = NLA_REJECT,
+				    .reject_message = "clamp-tcp-mss is not supported yet" },
+	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_REJECT,
+				    .reject_message = "keepalive is not supported yet" },
+	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_REJECT,
+				    .reject_message = "keepalive is not supported yet" },
+	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_U16 },
+	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_U32 },
+};
+
+static void ipt_4in6_setup(struct net_device *dev)
+{
+	ipt_setup(dev, &ipt_4in6_kind);
+}
+
+static struct rtnl_link_ops ipt_4in6_link_ops __read_mostly = {
+	.kind		= "ipt_4in6",
+	.maxtype	= IFLA_IPT_MAX,
+	.policy		= ipt_4in6_policy,
+	.priv_size	= sizeof(struct ipt_tunnel),
+	.setup		= ipt_4in6_setup,
+	.validate	= ipt_validate,
+	.newlink	= ipt_newlink,
+	.changelink	= ipt_changelink,
+	.get_size	= ipt_get_size,
+	.fill_info	= ipt_fill_info,
+	.get_xstats_size = ipt_get_xstats_size,
+	.fill_xstats	= ipt_fill_xstats,
+	.get_link_net	= ipt_get_link_net,
+};
+
+static int ipt_4in6_rcv(struct sk_buff *skb)
+{
+	return ipt_rcv6(skb, &ipt_4in6_kind);
+}
+
+static int ipt_4in6_err(struct sk_buff *skb, struct inet6_skb_parm *opt,
+			u8 type, u8 code, int offset, __be32 info)
+{
+	return ipt_err6(skb, type, code, offset, info, &ipt_4in6_kind);
+}
+
+static struct xfrm6_tunnel ipt_4in6_handler __read_mostly = {
+	.handler	= ipt_4in6_rcv,
+	.err_handler	= ipt_4in6_err,
+	.priority	= IPT_HANDLER_PRIORITY,
+};
+
+int __init ipt_4in6_init(void)
+{
+	int err;
+
+	/* AF_INET selects the IPv6 chain for next header 4 (tunnel46) */
+	err = xfrm6_tunnel_register(&ipt_4in6_handler, AF_INET);
+	if (err) {
+		pr_err("cannot register the IPv6 next header 4 handler: %d\n", err);
+		return err;
+	}
+
+	err = rtnl_link_register(&ipt_4in6_link_ops);
+	if (err)
+		goto err_deregister_handler;
+	return 0;
+
+err_deregister_handler:
+	xfrm6_tunnel_deregister(&ipt_4in6_handler, AF_INET);
+	return err;
+}
+
+void ipt_4in6_uninit(void)
+{
+	rtnl_link_unregister(&ipt_4in6_link_ops);
+	xfrm6_tunnel_deregister(&ipt_4in6_handler, AF_INET);
+}
+
+MODULE_ALIAS_RTNL_LINK("ipt_4in6");
