@@ -35,6 +35,77 @@ check: all
 demo: all
 	selftests/vm/run.sh --demo
 
+# Installation: "make install" as root, or staged into DESTDIR for a
+# package or an image.  KVER (see above) picks the kernel.
+#   module    /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/ipt.ko through
+#             kbuild's modules_install (it strips with INSTALL_MOD_STRIP=1,
+#             signs and compresses as the kernel is configured to), then
+#             depmod; DEPMOD=true skips depmod
+#   plugins   $(IPLIBDIR)/link_ipt_{ipip,6in4,4in6}.so: ip's plugin folder
+#             (Debian: /usr/lib/<multiarch>/ip, Fedora: /usr/lib64/ip)
+#   man page  $(MANDIR)/man8/ip-link-ipt.8
+# depmod only runs on a complete module tree: the live one, or one under
+# DESTDIR (an image root, depmod -b).  A package's staging tree has none
+# and gets no modules.dep: the package runs depmod when it is installed.
+INSTALL_MOD_DIR ?= updates
+IPT_MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+IPLIBDIR ?= /usr/lib$(if $(IPT_MULTIARCH),/$(IPT_MULTIARCH))/ip
+MANDIR ?= /usr/share/man
+DEPMOD ?= depmod
+IPT_DESTDIR := $(if $(DESTDIR),$(abspath $(DESTDIR)))
+IPT_MODDIR = $(IPT_DESTDIR)/lib/modules/$(KVER)
+IPT_PLUGINS := link_ipt_ipip.so link_ipt_6in4.so link_ipt_4in6.so
+
+# kbuild signs the modules it installs when the kernel signs all of its
+# own, but a distribution's headers come without the key and signing
+# fails noisily: then install ipt.ko unsigned.  (DKMS signs with its own
+# key, to be enrolled as a MOK for Secure Boot.)
+IPT_SIG_KEY = $(patsubst "%",%,$(shell grep -s '^CONFIG_MODULE_SIG_KEY=' $(KDIR)/.config | cut -d= -f2-))
+IPT_SIG_KEY_FILE = $(if $(filter /%,$(IPT_SIG_KEY)),,$(KDIR)/)$(IPT_SIG_KEY)
+IPT_NO_SIGN = $(if $(IPT_SIG_KEY),$(if $(filter pkcs11:%,$(IPT_SIG_KEY))$(wildcard $(IPT_SIG_KEY_FILE)),,CONFIG_MODULE_SIG_ALL=))
+
+define ipt_depmod
+	@PATH="$$PATH:/sbin:/usr/sbin"; \
+	if [ -z "$(KVER)" ]; then \
+		echo "ipt: no KVER, not running depmod"; \
+	elif ! command -v "$(DEPMOD)" >/dev/null; then \
+		echo "ipt: $(DEPMOD) not found, not running depmod"; \
+	elif [ ! -e "$(IPT_MODDIR)/modules.builtin" ] && \
+	     [ ! -e "$(IPT_MODDIR)/modules.order" ]; then \
+		echo "ipt: $(IPT_MODDIR) is no complete module tree, not running depmod"; \
+	else \
+		echo "  DEPMOD  $(KVER)$(if $(IPT_DESTDIR), in $(IPT_DESTDIR))"; \
+		"$(DEPMOD)" -a $(if $(IPT_DESTDIR),-b "$(IPT_DESTDIR)") "$(KVER)"; \
+	fi
+endef
+
+install: install-module install-plugins install-man
+
+install-module: module
+	$(if $(IPT_NO_SIGN),@echo "ipt: no $(IPT_SIG_KEY_FILE): installing ipt.ko unsigned")
+	$(MAKE) -C $(KDIR) M=$(CURDIR) KERNELRELEASE=$(KVER) \
+		INSTALL_MOD_PATH=$(IPT_DESTDIR) INSTALL_MOD_DIR=$(INSTALL_MOD_DIR) \
+		DEPMOD=true $(IPT_NO_SIGN) modules_install
+	$(ipt_depmod)
+
+install-plugins:
+	$(MAKE) -C iproute2 install DESTDIR=$(IPT_DESTDIR) IPLIBDIR=$(IPLIBDIR)
+
+install-man:
+	install -d $(IPT_DESTDIR)$(MANDIR)/man8
+	install -m 0644 man/ip-link-ipt.8 $(IPT_DESTDIR)$(MANDIR)/man8/
+
+# Also the compressed forms modules_install or a packager may have made,
+# and the folders install made if they are left empty.
+uninstall:
+	rm -f $(foreach s,.ko .ko.gz .ko.xz .ko.zst,$(IPT_MODDIR)/$(INSTALL_MOD_DIR)/ipt$(s))
+	$(ipt_depmod)
+	rm -f $(addprefix $(IPT_DESTDIR)$(IPLIBDIR)/,$(IPT_PLUGINS))
+	rm -f $(IPT_DESTDIR)$(MANDIR)/man8/ip-link-ipt.8 $(IPT_DESTDIR)$(MANDIR)/man8/ip-link-ipt.8.gz
+	@rmdir $(IPT_MODDIR)/$(INSTALL_MOD_DIR) $(IPT_DESTDIR)$(IPLIBDIR) 2>/dev/null || true
+
+.PHONY: install install-module install-plugins install-man uninstall
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C iproute2 clean
