@@ -412,6 +412,8 @@ static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 		cfg->dscp = nla_get_u8(data[IFLA_IPT_DSCP]);
 	if (data && data[IFLA_IPT_DF])
 		cfg->df = nla_get_u8(data[IFLA_IPT_DF]);
+	if (data && data[IFLA_IPT_CLAMP_MSS])
+		cfg->clamp_mss = nla_get_u8(data[IFLA_IPT_CLAMP_MSS]);
 	if (data && data[IFLA_IPT_ENCAP_LIMIT])
 		cfg->encap_limit = nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]);
 	if (data && data[IFLA_IPT_FLOWLABEL])
@@ -483,6 +485,7 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 	cfg->df = t->kind->default_df;
 	cfg->encap_limit = IPT_ENCAP_LIMIT_NONE;
 	cfg->flowlabel = IPT_FLOWLABEL_AUTO;
+	cfg->clamp_mss = true;
 
 	t->net = src_net;
 	err = parse_cfg(t, data, cfg, extack);
@@ -578,6 +581,7 @@ size_t ipt_get_size(const struct net_device *dev)
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_TTL */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DSCP */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DF */
+	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_CLAMP_MSS */
 	       nla_total_size(sizeof(u16)) +		/* IFLA_IPT_ENCAP_LIMIT */
 	       nla_total_size(sizeof(u32));		/* IFLA_IPT_FLOWLABEL */
 }
@@ -593,7 +597,8 @@ int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
 	    nla_put(skb, IFLA_IPT_REMOTE, len, &cfg->remote) ||
 	    nla_put_u8(skb, IFLA_IPT_TTL, cfg->ttl) ||
 	    nla_put_u8(skb, IFLA_IPT_DSCP, cfg->dscp) ||
-	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df))
+	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df) ||
+	    nla_put_u8(skb, IFLA_IPT_CLAMP_MSS, cfg->clamp_mss))
 		return -EMSGSIZE;
 	if (t->kind->family == AF_INET6 &&
 	    (nla_put_u16(skb, IFLA_IPT_ENCAP_LIMIT, cfg->encap_limit) ||

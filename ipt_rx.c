@@ -94,6 +94,13 @@ int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield)
 		}
 	}
 
+	if (rcu_dereference(t->cfg)->clamp_mss) {
+		unsigned int mtu = READ_ONCE(t->path_mtu);
+
+		ipt_mss_clamp(t, skb, mtu ? min(mtu, READ_ONCE(dev->mtu)) :
+					    READ_ONCE(dev->mtu));
+	}
+
 	skb->dev = dev;
 	dev_sw_netstats_rx_add(dev, skb->len);
 	gro_cells_receive(&t->gro_cells, skb);
@@ -190,9 +197,17 @@ static void relay_icmp4(struct ipt_tunnel *t, struct sk_buff *skb,
 		goto out;
 
 	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
+		struct net_device *dev = skb2->dev;
+
 		if (mtu >= dst_mtu(skb_dst(skb2)))
 			goto out;
+		/* ip_rt_update_pmtu() looks the route up again with skb->dev
+		 * as the output device: the tunnel's, not the sender's side,
+		 * or the exception lands nowhere.
+		 */
+		skb2->dev = t->dev;
 		skb_dst_update_pmtu_no_confirm(skb2, mtu);
+		skb2->dev = dev;
 	}
 	icmp_send(skb2, type, code, htonl(mtu));
 out:

@@ -196,6 +196,12 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 		goto tx_error;
 	}
 
+	mtu = min(mtu, READ_ONCE(dev->mtu));
+	if (unlikely(mtu != READ_ONCE(t->path_mtu)))
+		WRITE_ONCE(t->path_mtu, mtu);
+	if (cfg->clamp_mss)
+		ipt_mss_clamp(t, skb, mtu);
+
 	headroom = LL_RESERVED_SPACE(rt->dst.dev) + rt->dst.header_len +
 		   kind->hlen;
 	if (headroom > READ_ONCE(dev->needed_headroom))
@@ -331,6 +337,12 @@ netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
 		}
 		skb->ignore_df = 1;
 	}
+
+	mtu = min(mtu, READ_ONCE(dev->mtu));
+	if (unlikely(mtu != READ_ONCE(t->path_mtu)))
+		WRITE_ONCE(t->path_mtu, mtu);
+	if (cfg->clamp_mss)
+		ipt_mss_clamp(t, skb, mtu);
 
 	headroom = LL_RESERVED_SPACE(dst->dev) + dst->header_len + cfg->hlen;
 	if (headroom > READ_ONCE(dev->needed_headroom))

@@ -68,6 +68,7 @@ struct ipt_cfg {
 	u8 ttl;
 	u8 dscp;
 	u8 df;
+	bool clamp_mss;
 	struct rcu_head rcu;
 };
 
@@ -94,6 +95,7 @@ struct ipt_tunnel {
 	int link;			/* cfg->link, to prefer bound tunnels */
 	struct list_head list;		/* ipt_net::tunnels, RTNL */
 
+	unsigned int path_mtu;		/* last seen by transmit, for the clamp */
 	int underlay_ifindex;		/* last resolved underlay, RTNL */
 	bool mtu_user;			/* MTU set by the user: sticky */
 	bool mtu_auto;			/* we are changing the MTU ourselves */
@@ -142,6 +144,12 @@ int ipt_err6(struct sk_buff *skb, u8 type, u8 code, int offset, __be32 info,
 /* ipt_tx.c */
 netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev);
 netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev);
+
+/* ipt_mss.c */
+int ipt_mss_find(const u8 *th, unsigned int len);
+bool ipt_mss_lower(u8 *th, unsigned int len, u16 max, bool partial);
+void ipt_mss_clamp(struct ipt_tunnel *t, struct sk_buff *skb,
+		   unsigned int mtu);
 
 /* Kinds */
 int ipt_ipip_init(void);
