@@ -736,6 +736,19 @@ static void __net_exit ipt_net_exit_batch(struct list_head *net_list)
 	}
 	unregister_netdevice_many(&kill);
 	rtnl_unlock();
+}
+
+/* The receive table and counters must outlive every device of the
+ * namespace: until default_device_exit_batch() has unregistered them, its
+ * other devices (the underlay) still deliver packets that are looked up
+ * here.  Subsystem exits run after all device exits, so the table is
+ * freed from one (ipt_net_ops), and the tunnels are deleted from a device
+ * exit (ipt_net_dev_ops).
+ */
+static void __net_exit ipt_net_free_batch(struct list_head *net_list)
+{
+	struct ipt_net *in;
+	struct net *net;
 
 	list_for_each_entry(net, net_list, exit_list) {
 		in = net_generic(net, ipt_net_id);
@@ -746,18 +759,26 @@ static void __net_exit ipt_net_exit_batch(struct list_head *net_list)
 
 static struct pernet_operations ipt_net_ops = {
 	.init = ipt_net_init,
-	.exit_batch = ipt_net_exit_batch,
+	.exit_batch = ipt_net_free_batch,
 	.id = &ipt_net_id,
 	.size = sizeof(struct ipt_net),
+};
+
+static struct pernet_operations ipt_net_dev_ops = {
+	.exit_batch = ipt_net_exit_batch,
 };
 
 static int __init ipt_init(void)
 {
 	int err;
 
-	err = register_pernet_device(&ipt_net_ops);
+	err = register_pernet_subsys(&ipt_net_ops);
 	if (err)
 		return err;
+
+	err = register_pernet_device(&ipt_net_dev_ops);
+	if (err)
+		goto err_unregister_subsys;
 
 	err = register_netdevice_notifier(&ipt_notifier);
 	if (err)
@@ -784,7 +805,9 @@ err_uninit_ipip:
 err_unregister_notifier:
 	unregister_netdevice_notifier(&ipt_notifier);
 err_unregister_pernet:
-	unregister_pernet_device(&ipt_net_ops);
+	unregister_pernet_device(&ipt_net_dev_ops);
+err_unregister_subsys:
+	unregister_pernet_subsys(&ipt_net_ops);
 	return err;
 }
 
@@ -794,7 +817,8 @@ static void __exit ipt_exit(void)
 	ipt_6in4_uninit();
 	ipt_ipip_uninit();
 	unregister_netdevice_notifier(&ipt_notifier);
-	unregister_pernet_device(&ipt_net_ops);
+	unregister_pernet_device(&ipt_net_dev_ops);
+	unregister_pernet_subsys(&ipt_net_ops);
 	rcu_barrier();
 }
 
