@@ -34,10 +34,8 @@ static const struct nla_policy ipt_4in6_policy[IFLA_IPT_MAX + 1] = {
 	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
 	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
 	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_REJECT,
-				    .reject_message = "keepalive is not supported yet" },
-	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_REJECT,
-				    .reject_message = "keepalive is not supported yet" },
+	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
+	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
 	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_U16 },
 	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_U32 },
 };

@@ -8,6 +8,7 @@
 #include <linux/etherdevice.h>
 #include <linux/if_arp.h>
 #include <linux/module.h>
+#include <linux/inetdevice.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
 #include <net/ip_tunnels.h>
@@ -115,9 +116,11 @@ struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 
 /* RTNL.  Resolve the underlay for @cfg and return the MTU the tunnel
  * should have: the underlay device's MTU minus our header, or the
- * Ethernet default when the remote is not routable yet.
+ * Ethernet default when the remote is not routable yet.  *@routable says
+ * whether the remote can be reached through a device that is up.
  */
-static int auto_mtu(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
+static int resolve_underlay(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+			    bool *routable)
 {
 	const struct ipt_kind *kind = t->kind;
 	struct net_device *tdev = NULL;
@@ -147,11 +150,13 @@ static int auto_mtu(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
 			tdev = dst->dev;
 		dst_release(dst);
 	}
-
-	if ((!tdev || tdev == t->dev) && cfg->link)
-		tdev = __dev_get_by_index(t->net, cfg->link);
 	if (tdev == t->dev)
 		tdev = NULL;
+	*routable = addr_any(kind, &cfg->remote) ||
+		    (tdev && netif_running(tdev) && netif_carrier_ok(tdev));
+
+	if (!tdev && cfg->link)
+		tdev = __dev_get_by_index(t->net, cfg->link);
 
 	t->underlay_ifindex = tdev ? tdev->ifindex : 0;
 	if (tdev) {
@@ -162,11 +167,14 @@ static int auto_mtu(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
 	return clamp_t(int, mtu, t->dev->min_mtu, t->dev->max_mtu);
 }
 
-/* RTNL */
-static void update_mtu(struct ipt_tunnel *t)
+/* RTNL.  Carrier and (unless the user set it) MTU follow the underlay. */
+static void update_underlay(struct ipt_tunnel *t)
 {
-	int mtu = auto_mtu(t, rtnl_dereference(t->cfg));
+	bool routable;
+	int mtu;
 
+	mtu = resolve_underlay(t, rtnl_dereference(t->cfg), &routable);
+	ipt_underlay_seen(t, routable);
 	if (t->mtu_user || mtu == t->dev->mtu)
 		return;
 	t->mtu_auto = true;
@@ -268,6 +276,7 @@ static void ipt_dev_uninit(struct net_device *dev)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
 
+	ipt_ka_stop(t);
 	unhash_tunnel(net_generic(t->net, ipt_net_id), t);
 	list_del(&t->list);
 	dst_cache_reset(&t->dst_cache);
@@ -275,8 +284,17 @@ static void ipt_dev_uninit(struct net_device *dev)
 
 static int ipt_dev_open(struct net_device *dev)
 {
+	struct ipt_tunnel *t = netdev_priv(dev);
+
 	/* The underlay may have been configured after the tunnel. */
-	update_mtu(netdev_priv(dev));
+	update_underlay(t);
+	ipt_ka_start(t);
+	return 0;
+}
+
+static int ipt_dev_stop(struct net_device *dev)
+{
+	ipt_ka_stop(netdev_priv(dev));
 	return 0;
 }
 
@@ -304,6 +322,7 @@ static const struct net_device_ops ipt_netdev_ops4 = {
 	.ndo_init		= ipt_dev_init,
 	.ndo_uninit		= ipt_dev_uninit,
 	.ndo_open		= ipt_dev_open,
+	.ndo_stop		= ipt_dev_stop,
 	.ndo_start_xmit		= ipt_xmit4,
 	.ndo_get_stats64	= dev_get_tstats64,
 	.ndo_change_mtu		= ipt_change_mtu,
@@ -314,6 +333,7 @@ static const struct net_device_ops ipt_netdev_ops6 = {
 	.ndo_init		= ipt_dev_init,
 	.ndo_uninit		= ipt_dev_uninit,
 	.ndo_open		= ipt_dev_open,
+	.ndo_stop		= ipt_dev_stop,
 	.ndo_start_xmit		= ipt_xmit6,
 	.ndo_get_stats64	= dev_get_tstats64,
 	.ndo_change_mtu		= ipt_change_mtu,
@@ -327,6 +347,7 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 	t->kind = kind;
 	t->dev = dev;
 	INIT_LIST_HEAD(&t->list);
+	ipt_ka_init(t);
 
 	dev->netdev_ops = kind->family == AF_INET ? &ipt_netdev_ops4 :
 						    &ipt_netdev_ops6;
@@ -361,6 +382,19 @@ int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
 	    nla_get_u8(data[IFLA_IPT_DSCP]) != IPT_DSCP_INHERIT) {
 		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_DSCP],
 				    "DSCP must be 0-63 or inherit");
+		return -EINVAL;
+	}
+	if (data[IFLA_IPT_KEEPALIVE_INTERVAL] &&
+	    nla_get_u32(data[IFLA_IPT_KEEPALIVE_INTERVAL]) > IPT_KEEPALIVE_MAX) {
+		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_KEEPALIVE_INTERVAL],
+				    "keepalive interval must be 0 (off) to 3600 seconds");
+		return -EINVAL;
+	}
+	if (data[IFLA_IPT_KEEPALIVE_RETRIES] &&
+	    (nla_get_u32(data[IFLA_IPT_KEEPALIVE_RETRIES]) < 1 ||
+	     nla_get_u32(data[IFLA_IPT_KEEPALIVE_RETRIES]) > 255)) {
+		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_KEEPALIVE_RETRIES],
+				    "keepalive retries must be 1-255");
 		return -EINVAL;
 	}
 	if (data[IFLA_IPT_ENCAP_LIMIT] &&
@@ -412,6 +446,10 @@ static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 		cfg->dscp = nla_get_u8(data[IFLA_IPT_DSCP]);
 	if (data && data[IFLA_IPT_DF])
 		cfg->df = nla_get_u8(data[IFLA_IPT_DF]);
+	if (data && data[IFLA_IPT_KEEPALIVE_INTERVAL])
+		cfg->ka_interval = nla_get_u32(data[IFLA_IPT_KEEPALIVE_INTERVAL]);
+	if (data && data[IFLA_IPT_KEEPALIVE_RETRIES])
+		cfg->ka_retries = nla_get_u32(data[IFLA_IPT_KEEPALIVE_RETRIES]);
 	if (data && data[IFLA_IPT_CLAMP_MSS])
 		cfg->clamp_mss = nla_get_u8(data[IFLA_IPT_CLAMP_MSS]);
 	if (data && data[IFLA_IPT_ENCAP_LIMIT])
@@ -433,6 +471,10 @@ static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 		}
 	} else if (!addr_unicast(kind, &cfg->remote)) {
 		NL_SET_ERR_MSG(extack, "remote address must be a unicast address");
+		return -EINVAL;
+	}
+	if (cfg->ka_interval && addr_any(kind, &cfg->remote)) {
+		NL_SET_ERR_MSG(extack, "keepalive needs a remote address");
 		return -EINVAL;
 	}
 	if (cfg->link) {
@@ -475,7 +517,8 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
 	struct ipt_cfg *cfg;
-	int err;
+	bool routable;
+	int err, mtu;
 
 	cfg = kzalloc(sizeof(*cfg), GFP_KERNEL);
 	if (!cfg)
@@ -486,6 +529,7 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 	cfg->encap_limit = IPT_ENCAP_LIMIT_NONE;
 	cfg->flowlabel = IPT_FLOWLABEL_AUTO;
 	cfg->clamp_mss = true;
+	cfg->ka_retries = IPT_KEEPALIVE_RETRIES_DEFAULT;
 
 	t->net = src_net;
 	err = parse_cfg(t, data, cfg, extack);
@@ -499,10 +543,14 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 	RCU_INIT_POINTER(t->cfg, cfg);
 	set_dev_addrs(dev, cfg);
 
+	mtu = resolve_underlay(t, cfg, &routable);
 	if (tb[IFLA_MTU])
 		t->mtu_user = true;
 	else
-		dev->mtu = auto_mtu(t, cfg);
+		dev->mtu = mtu;
+	t->underlay_down = !routable;
+	if (!routable)
+		netif_carrier_off(dev);
 
 	err = register_netdevice(dev);
 	if (err) {
@@ -564,7 +612,8 @@ int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 	kfree(old);
 
 	set_dev_addrs(dev, cfg);
-	update_mtu(t);
+	update_underlay(t);
+	ipt_ka_start(t);
 	netdev_state_change(dev);
 	return 0;
 
@@ -582,6 +631,8 @@ size_t ipt_get_size(const struct net_device *dev)
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DSCP */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DF */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_CLAMP_MSS */
+	       nla_total_size(sizeof(u32)) +	/* IFLA_IPT_KEEPALIVE_INTERVAL */
+	       nla_total_size(sizeof(u32)) +	/* IFLA_IPT_KEEPALIVE_RETRIES */
 	       nla_total_size(sizeof(u16)) +		/* IFLA_IPT_ENCAP_LIMIT */
 	       nla_total_size(sizeof(u32));		/* IFLA_IPT_FLOWLABEL */
 }
@@ -598,7 +649,9 @@ int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
 	    nla_put_u8(skb, IFLA_IPT_TTL, cfg->ttl) ||
 	    nla_put_u8(skb, IFLA_IPT_DSCP, cfg->dscp) ||
 	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df) ||
-	    nla_put_u8(skb, IFLA_IPT_CLAMP_MSS, cfg->clamp_mss))
+	    nla_put_u8(skb, IFLA_IPT_CLAMP_MSS, cfg->clamp_mss) ||
+	    nla_put_u32(skb, IFLA_IPT_KEEPALIVE_INTERVAL, cfg->ka_interval) ||
+	    nla_put_u32(skb, IFLA_IPT_KEEPALIVE_RETRIES, cfg->ka_retries))
 		return -EMSGSIZE;
 	if (t->kind->family == AF_INET6 &&
 	    (nla_put_u16(skb, IFLA_IPT_ENCAP_LIMIT, cfg->encap_limit) ||
@@ -666,39 +719,59 @@ void ipt_count_no_tunnel(struct net *net)
 	this_cpu_inc(*in->no_tunnel);
 }
 
-/* RTNL.  Follow the underlay: a tunnel whose MTU the user did not set
- * tracks its underlay device's MTU, and tunnels created before their
- * underlay was routable pick it up when a device comes up.
+/* RTNL.  Follow the underlay: carrier follows the reachability of the
+ * remote, and a tunnel whose MTU the user did not set tracks its underlay
+ * device's MTU.  Routes may move on any device or address change, so
+ * every tunnel of the namespace is looked at again then.
  */
+static void underlay_changed(struct net_device *dev, unsigned long event)
+{
+	struct ipt_net *in = net_generic(dev_net(dev), ipt_net_id);
+	struct ipt_tunnel *t;
+
+	list_for_each_entry(t, &in->tunnels, list) {
+		if (t->dev == dev)
+			continue;
+		if (event == NETDEV_UNREGISTER &&
+		    t->underlay_ifindex == dev->ifindex)
+			t->underlay_ifindex = 0;
+		if (event != NETDEV_CHANGEMTU ||
+		    t->underlay_ifindex == dev->ifindex)
+			update_underlay(t);
+	}
+}
+
 static int ipt_netdev_event(struct notifier_block *nb, unsigned long event,
 			    void *ptr)
 {
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
-	struct ipt_net *in;
-	struct ipt_tunnel *t;
 
-	if (event != NETDEV_CHANGEMTU && event != NETDEV_UP &&
-	    event != NETDEV_UNREGISTER)
-		return NOTIFY_DONE;
-
-	in = net_generic(dev_net(dev), ipt_net_id);
-	list_for_each_entry(t, &in->tunnels, list) {
-		if (t->dev == dev)
-			continue;
-		if (event == NETDEV_UNREGISTER) {
-			if (t->underlay_ifindex == dev->ifindex)
-				t->underlay_ifindex = 0;
-			continue;
-		}
-		if (t->underlay_ifindex == dev->ifindex ||
-		    (event == NETDEV_UP && !t->underlay_ifindex))
-			update_mtu(t);
+	switch (event) {
+	case NETDEV_UP:
+	case NETDEV_DOWN:
+	case NETDEV_CHANGE:
+	case NETDEV_CHANGEMTU:
+	case NETDEV_UNREGISTER:
+		underlay_changed(dev, event);
 	}
+	return NOTIFY_DONE;
+}
+
+static int ipt_inetaddr_event(struct notifier_block *nb, unsigned long event,
+			      void *ptr)
+{
+	const struct in_ifaddr *ifa = ptr;
+
+	underlay_changed(ifa->ifa_dev->dev, event);
 	return NOTIFY_DONE;
 }
 
 static struct notifier_block ipt_notifier = {
 	.notifier_call = ipt_netdev_event,
+};
+
+static struct notifier_block ipt_inetaddr_notifier = {
+	.notifier_call = ipt_inetaddr_event,
 };
 
 static int __net_init ipt_net_init(struct net *net)
@@ -784,9 +857,13 @@ static int __init ipt_init(void)
 	if (err)
 		goto err_unregister_pernet;
 
-	err = ipt_ipip_init();
+	err = register_inetaddr_notifier(&ipt_inetaddr_notifier);
 	if (err)
 		goto err_unregister_notifier;
+
+	err = ipt_ipip_init();
+	if (err)
+		goto err_unregister_inetaddr;
 
 	err = ipt_6in4_init();
 	if (err)
@@ -802,6 +879,8 @@ err_uninit_6in4:
 	ipt_6in4_uninit();
 err_uninit_ipip:
 	ipt_ipip_uninit();
+err_unregister_inetaddr:
+	unregister_inetaddr_notifier(&ipt_inetaddr_notifier);
 err_unregister_notifier:
 	unregister_netdevice_notifier(&ipt_notifier);
 err_unregister_pernet:
@@ -816,6 +895,7 @@ static void __exit ipt_exit(void)
 	ipt_4in6_uninit();
 	ipt_6in4_uninit();
 	ipt_ipip_uninit();
+	unregister_inetaddr_notifier(&ipt_inetaddr_notifier);
 	unregister_netdevice_notifier(&ipt_notifier);
 	unregister_pernet_device(&ipt_net_dev_ops);
 	unregister_pernet_subsys(&ipt_net_ops);

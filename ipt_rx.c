@@ -68,6 +68,9 @@ int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield)
 	__be16 inner = t->kind->inner;
 	int err;
 
+	if (unlikely(skb->len <= IPT_KA_MAXLEN) && ipt_ka_rcv(t, skb))
+		return 0;
+
 	if (iptunnel_pull_header(skb, 0, inner, !net_eq(t->net, dev_net(dev)))) {
 		DEV_STATS_INC(dev, rx_dropped);
 		goto drop;
@@ -81,6 +84,8 @@ int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield)
 		DEV_STATS_INC(dev, rx_errors);
 		goto drop;
 	}
+
+	ipt_ka_heard(t);
 
 	err = decap_ecn(skb, outer_dsfield, inner);
 	if (unlikely(err)) {

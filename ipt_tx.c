@@ -74,6 +74,8 @@ static struct rtable *route4(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
 		fl4.flowi4_tos = RT_TOS(cfg->dscp << 2);
 
 	rt = ip_route_output_key(t->net, &fl4);
+	if (cached)
+		ipt_underlay_seen(t, !IS_ERR(rt));
 	if (IS_ERR(rt))
 		return rt;
 	if (cached)
@@ -260,6 +262,7 @@ static struct dst_entry *route6(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
 
 	/* source address selection and IPsec policy included */
 	dst = ip6_dst_lookup_flow(t->net, NULL, &fl6, NULL);
+	ipt_underlay_seen(t, !IS_ERR(dst));
 	if (IS_ERR(dst))
 		return dst;
 	dst_cache_set_ip6(&t->dst_cache, dst, &fl6.saddr);

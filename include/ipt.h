@@ -69,6 +69,8 @@ struct ipt_cfg {
 	u8 dscp;
 	u8 df;
 	bool clamp_mss;
+	u32 ka_interval;	/* seconds, 0 = off */
+	u32 ka_retries;
 	struct rcu_head rcu;
 };
 
@@ -96,6 +98,14 @@ struct ipt_tunnel {
 	struct list_head list;		/* ipt_net::tunnels, RTNL */
 
 	unsigned int path_mtu;		/* last seen by transmit, for the clamp */
+
+	/* Keepalive and carrier, see ipt_keepalive.c */
+	unsigned long last_rx;		/* jiffies, peer last heard */
+	struct timer_list ka_timer;
+	spinlock_t ka_lock;		/* carrier transitions */
+	bool ka_down;			/* peer silent for too long */
+	bool underlay_down;		/* remote not routable */
+
 	int underlay_ifindex;		/* last resolved underlay, RTNL */
 	bool mtu_user;			/* MTU set by the user: sticky */
 	bool mtu_auto;			/* we are changing the MTU ourselves */
@@ -150,6 +160,17 @@ int ipt_mss_find(const u8 *th, unsigned int len);
 bool ipt_mss_lower(u8 *th, unsigned int len, u16 max, bool partial);
 void ipt_mss_clamp(struct ipt_tunnel *t, struct sk_buff *skb,
 		   unsigned int mtu);
+
+/* ipt_keepalive.c */
+void ipt_ka_init(struct ipt_tunnel *t);
+void ipt_ka_start(struct ipt_tunnel *t);
+void ipt_ka_stop(struct ipt_tunnel *t);
+void ipt_ka_heard(struct ipt_tunnel *t);
+bool ipt_ka_rcv(struct ipt_tunnel *t, struct sk_buff *skb);
+void ipt_underlay_seen(struct ipt_tunnel *t, bool routable);
+
+/* Probes and their replies are never longer than this (inner bytes). */
+#define IPT_KA_MAXLEN	(sizeof(struct iphdr) + sizeof(struct ipv6hdr))
 
 /* Kinds */
 int ipt_ipip_init(void);

@@ -45,13 +45,19 @@ enum {
 	 * from the inner header.
 	 */
 	IFLA_IPT_DSCP,
-	/* u8: enum ipt_df, the outer Don't Fragment policy. */
+	/* u8: enum ipt_df, the outer Don't Fragment policy; default
+	 * IPT_DF_INHERIT, IPT_DF_NO for ipt_4in6.
+	 */
 	IFLA_IPT_DF,
 	/* u8: 1 (default) clamps the TCP MSS of SYNs crossing the tunnel. */
 	IFLA_IPT_CLAMP_MSS,
-	/* u32: keepalive probe interval in seconds, 0 (default) = off. */
+	/* u32: keepalive probe interval in seconds, 0 (default) = off,
+	 * at most IPT_KEEPALIVE_MAX.
+	 */
 	IFLA_IPT_KEEPALIVE_INTERVAL,
-	/* u32: intervals without a sign of the peer before carrier is lost. */
+	/* u32: intervals without a sign of the peer before carrier is lost,
+	 * 1-255, default 10.
+	 */
 	IFLA_IPT_KEEPALIVE_RETRIES,
 	/* u16 (ipt_4in6): RFC 2473 tunnel encapsulation limit 0-255, or
 	 * IPT_ENCAP_LIMIT_NONE (default) to send no destination option.
@@ -96,6 +102,8 @@ enum {
 #define IPT_DSCP_INHERIT	0xff
 #define IPT_ENCAP_LIMIT_NONE	0xffff
 #define IPT_FLOWLABEL_AUTO	0xffffffff
+#define IPT_KEEPALIVE_MAX	3600
+#define IPT_KEEPALIVE_RETRIES_DEFAULT	10
 
 /* Outer DF / IPv6 fragmentation policy. */
 enum ipt_df {
