@@ -299,6 +299,7 @@ netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
 	struct dst_entry *dst;
 	struct in6_addr saddr;
 	__be32 flowlabel;
+	bool frag = false;
 	u8 nexthdr, tos;
 	int err;
 
@@ -338,7 +339,7 @@ netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
 			too_big(skb, mtu);
 			goto tx_error;
 		}
-		skb->ignore_df = 1;
+		frag = true;
 	}
 
 	mtu = min(mtu, READ_ONCE(dev->mtu));
@@ -371,6 +372,8 @@ netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
 		flowlabel = htonl(cfg->flowlabel);
 
 	skb_scrub_packet(skb, !net_eq(t->net, dev_net(dev)));
+	/* after the scrub, which clears it */
+	skb->ignore_df = frag;
 	skb_set_inner_ipproto(skb, kind->proto);
 	pkt_len = skb->len;
 
