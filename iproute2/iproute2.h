@@ -54,6 +54,7 @@ void jsonw_string_field(struct json_writer *self, const char *prop,
 			const char *val);
 void jsonw_uint_field(struct json_writer *self, const char *prop,
 		      unsigned int num);
+void jsonw_u64_field(struct json_writer *self, const char *prop, __u64 num);
 void jsonw_bool_field(struct json_writer *self, const char *prop, bool value);
 void jsonw_null_field(struct json_writer *self, const char *prop);
 

@@ -648,14 +648,125 @@ static void ipt_print_help(struct link_util *lu, int argc __maybe_unused,
 }
 
 /*
- * print_xstats stays NULL until the UAPI defines the layout of the
- * IFLA_INFO_XSTATS payload: ip calls it only when the kernel sends one.
+ * Extended statistics: IFLA_INFO_XSTATS nests one u64 per IPT_XSTATS_*
+ * (the kernel's ipt_fill_xstats()).  ip 6.1 calls print_xstats from
+ * print_linktype() only with both -s and -d, right after print_opt() and,
+ * in JSON, inside an object "info_xstats" that it opened itself: the
+ * counters are its members.  In plain text they follow the kind's line,
+ * and ip goes on (addrgenmode ...) where we leave off.
  */
+struct ipt_xstat {
+	int attr;
+	const char *key;	/* JSON */
+	const char *label;	/* plain: the column heading */
+	int row;
+};
+
+static const struct ipt_xstat ipt_xstats[] = {
+	{ IPT_XSTATS_KEEPALIVE_TX, "keepalive_tx", "keepalive-tx", 0 },
+	{ IPT_XSTATS_KEEPALIVE_RX, "keepalive_rx", "keepalive-rx", 0 },
+	{ IPT_XSTATS_CARRIER_CHANGES, "carrier_changes", "carrier-changes", 0 },
+	{ IPT_XSTATS_MSS_CLAMPED, "mss_clamped", "mss-clamped", 0 },
+	{ IPT_XSTATS_PMTU_UPDATES, "pmtu_updates", "pmtu-updates", 0 },
+	{ IPT_XSTATS_DROP_HEADER, "drop_header", "header", 1 },
+	{ IPT_XSTATS_DROP_ECN, "drop_ecn", "ecn", 1 },
+	{ IPT_XSTATS_DROP_LOOP, "drop_loop", "loop", 1 },
+	{ IPT_XSTATS_DROP_6TO4, "drop_6to4", "6to4", 1 },
+	{ IPT_XSTATS_DROP_TOO_BIG, "drop_too_big", "too-big", 1 },
+	{ IPT_XSTATS_DROP_NO_ROUTE, "drop_no_route", "no-route", 1 },
+	{ IPT_XSTATS_NO_TUNNEL, "no_tunnel", "no-tunnel", 2 },
+};
+
+#define IPT_XSTATS_N (sizeof(ipt_xstats) / sizeof(*ipt_xstats))
+
+/* Row headings, as "RX:" and "TX:" in ip -s; "netns" is not per tunnel. */
+static const char * const ipt_xstats_rows[] = { "tunnel:", "drops:", "netns:" };
+
+#define IPT_XSTATS_ROWS (sizeof(ipt_xstats_rows) / sizeof(*ipt_xstats_rows))
+
+/* Blocks of two lines (headings, then values right-aligned under them),
+ * as ip -s prints RX: and TX:; a counter the kernel did not send is left
+ * out, a row without any is not printed.  Ends with a new indented line
+ * for what ip prints after us.
+ */
+static void ipt_print_xstats_plain(FILE *f, const bool has[],
+				   const __u64 val[])
+{
+	char num[IPT_XSTATS_N][24];
+	int width[IPT_XSTATS_N];
+	unsigned int i, row;
+	bool any = false;
+
+	for (i = 0; i < IPT_XSTATS_N; i++) {
+		int l = strlen(ipt_xstats[i].label);
+
+		snprintf(num[i], sizeof(num[i]), "%llu",
+			 (unsigned long long)val[i]);
+		width[i] = (int)strlen(num[i]) > l ? (int)strlen(num[i]) : l;
+	}
+	for (row = 0; row < IPT_XSTATS_ROWS; row++) {
+		bool in_row = false;
+
+		for (i = 0; i < IPT_XSTATS_N; i++)
+			in_row |= has[i] && ipt_xstats[i].row == (int)row;
+		if (!in_row)
+			continue;
+		fprintf(f, "\n    %-7s", ipt_xstats_rows[row]);
+		for (i = 0; i < IPT_XSTATS_N; i++)
+			if (has[i] && ipt_xstats[i].row == (int)row)
+				fprintf(f, " %*s", width[i], ipt_xstats[i].label);
+		fprintf(f, "\n    %-7s", "");
+		for (i = 0; i < IPT_XSTATS_N; i++)
+			if (has[i] && ipt_xstats[i].row == (int)row)
+				fprintf(f, " %*s", width[i], num[i]);
+		any = true;
+	}
+	if (any)
+		fprintf(f, "\n    ");
+}
+
+static void ipt_print_xstats(struct link_util *lu __maybe_unused, FILE *f,
+			     struct rtattr *xstats)
+{
+	__u64 val[IPT_XSTATS_N] = { 0 };
+	bool has[IPT_XSTATS_N] = { false };
+	struct rtattr *rta;
+	unsigned int i;
+	int len;
+
+	if (!xstats)
+		return;
+	len = RTA_PAYLOAD(xstats);
+	for (rta = RTA_DATA(xstats); RTA_OK(rta, len);
+	     rta = RTA_NEXT(rta, len)) {
+		/* IPT_XSTATS_PAD is empty; counters newer than this
+		 * plugin match no entry and are not shown.
+		 */
+		if (RTA_PAYLOAD(rta) != sizeof(__u64))
+			continue;
+		for (i = 0; i < IPT_XSTATS_N; i++) {
+			if (ipt_xstats[i].attr == rta->rta_type) {
+				memcpy(&val[i], RTA_DATA(rta), sizeof(__u64));
+				has[i] = true;
+			}
+		}
+	}
+	if (!is_json_context()) {
+		ipt_print_xstats_plain(f, has, val);
+		return;
+	}
+	for (i = 0; i < IPT_XSTATS_N; i++)
+		if (has[i])
+			jsonw_u64_field(get_json_writer(), ipt_xstats[i].key,
+					val[i]);
+}
+
 struct link_util ipt_ipip_link_util = {
 	.id = "ipt_ipip",
 	.maxattr = IFLA_IPT_MAX,
 	.parse_opt = ipt_parse_opt,
 	.print_opt = ipt_print_opt,
+	.print_xstats = ipt_print_xstats,
 	.print_help = ipt_print_help,
 };
 
@@ -664,6 +775,7 @@ struct link_util ipt_6in4_link_util = {
 	.maxattr = IFLA_IPT_MAX,
 	.parse_opt = ipt_parse_opt,
 	.print_opt = ipt_print_opt,
+	.print_xstats = ipt_print_xstats,
 	.print_help = ipt_print_help,
 };
 
@@ -672,5 +784,6 @@ struct link_util ipt_4in6_link_util = {
 	.maxattr = IFLA_IPT_MAX,
 	.parse_opt = ipt_parse_opt,
 	.print_opt = ipt_print_opt,
+	.print_xstats = ipt_print_xstats,
 	.print_help = ipt_print_help,
 };

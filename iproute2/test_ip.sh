@@ -7,7 +7,8 @@
 # IFLA_LINKINFO that the plugin built; then "ip -d link show dev lo", with
 # -j and with -j -p, runs with that IFLA_LINKINFO added to the kernel's
 # answer, so ip itself loads the plugin, prints around it and writes the
-# JSON.  Refused input must make ip fail with the plugin's message and
+# JSON; with an IFLA_INFO_XSTATS nest added, "ip -s -d" also shows the
+# extended statistics.  Refused input must make ip fail with the plugin's message and
 # send nothing.
 #
 # Usage: test_ip.sh DIR	(the directory of link_ipt_*.so and ipt_shim.so)
@@ -95,6 +96,84 @@ EOF
 	result $? "$what: json -p"
 }
 
+# xstats KIND: the device of the last check, with the IFLA_INFO_XSTATS
+# nest that the kernel's ipt_fill_xstats() adds (after IFLA_INFO_KIND,
+# NLA_F_NESTED set, one u64 per counter; counter N holds N * 1000, and
+# no_tunnel more than 32 bits).  ip 6.1 shows it with -s -d only: in plain
+# text as a block after the kind's line, in JSON as linkinfo.info_xstats.
+xstats()
+{
+	local kind=$1 out rc
+	local -a got want
+	local want_plain="
+    tunnel: keepalive-tx keepalive-rx carrier-changes mss-clamped pmtu-updates
+                    2000         3000            4000        5000         6000
+    drops:  header  ecn loop  6to4 too-big no-route
+              7000 8000 9000 10000   11000    12000
+    netns:   no-tunnel
+            4294980296
+    addrgenmode "
+	local want_json='{"keepalive_tx": 2000, "keepalive_rx": 3000, "carrier_changes": 4000, "mss_clamped": 5000, "pmtu_updates": 6000, "drop_header": 7000, "drop_ecn": 8000, "drop_loop": 9000, "drop_6to4": 10000, "drop_too_big": 11000, "drop_no_route": 12000, "no_tunnel": 4294980296}'
+
+	if ! "$python" - "$tmp/sent" "$tmp/xstats" <<'EOF'
+import struct, sys
+IFLA_INFO_KIND, IFLA_INFO_XSTATS, NLA_F_NESTED = 1, 3, 0x8000
+def attr(t, data):
+    return struct.pack("=HH", 4 + len(data), t) + data + bytes(-len(data) % 4)
+li = open(sys.argv[1], "rb").read()
+length, typ = struct.unpack_from("=HH", li)
+body = li[4:length]
+klen, ktype = struct.unpack_from("=HH", body)
+assert ktype == IFLA_INFO_KIND
+kind, rest = body[:(klen + 3) & ~3], body[(klen + 3) & ~3:]
+counters = b"".join(attr(n, struct.pack("=Q", n * 1000 + (1 << 32 if n == 13 else 0)))
+                    for n in range(2, 14))
+xs = attr(IFLA_INFO_XSTATS | NLA_F_NESTED, counters)
+open(sys.argv[2], "wb").write(attr(typ, kind + xs + rest))
+EOF
+	then
+		result 1 "xstats $kind: cannot build the nest"
+		return
+	fi
+
+	out=$(IPT_SHIM_LINKINFO=$tmp/xstats shim_ip -d link show dev lo)
+	[ "$out" = "$(IPT_SHIM_LINKINFO=$tmp/sent shim_ip -d link show dev lo)" ]
+	result $? "xstats $kind: not shown without -s" "got: $out"
+
+	out=$(IPT_SHIM_LINKINFO=$tmp/xstats shim_ip -s -d link show dev lo)
+	[ "${out#*"    $kind "*" $want_plain"}" != "$out" ]
+	rc=$?
+	mapfile -t got <<<"$out"
+	mapfile -t want <<<"$want_plain"
+	result $rc "xstats $kind: ip -s -d" "got:" "${got[@]}" \
+		"want after the kind's line:" "${want[@]}"
+
+	IPT_SHIM_LINKINFO=$tmp/xstats shim_ip -s -d -j link show dev lo \
+		>"$tmp/json"
+	"$python" - "$tmp/json" "$kind" "$want_json" <<'EOF'
+import json, sys
+got = json.load(open(sys.argv[1]))[0]["linkinfo"]
+want = json.loads(sys.argv[3])
+if got.get("info_kind") != sys.argv[2] or got.get("info_xstats") != want:
+    print("#   got:  " + json.dumps(got))
+    print("#   want: info_xstats " + json.dumps(want))
+    sys.exit(1)
+EOF
+	result $? "xstats $kind: ip -s -d -j"
+
+	IPT_SHIM_LINKINFO=$tmp/xstats shim_ip -d -j link show dev lo \
+		>"$tmp/json"
+	"$python" - "$tmp/json" <<'EOF'
+import json, sys
+sys.exit("info_xstats" in json.load(open(sys.argv[1]))[0]["linkinfo"])
+EOF
+	result $? "xstats $kind: no info_xstats without -s"
+
+	IPT_SHIM_LINKINFO=$tmp/xstats shim_ip -s -s -d -j -p link show dev lo |
+		"$python" -m json.tool >/dev/null
+	result $? "xstats $kind: ip -s -s -d -j -p is valid JSON"
+}
+
 # refuse KIND ARGS MESSAGE: ip fails with MESSAGE, the first line of its
 # stderr, and sends no RTM_NEWLINK.
 refuse()
@@ -145,6 +224,18 @@ check add ipt_4in6 \
 	"remote 2001:db8::2 ttl inherit dont-fragment inherit encaplimit none flowlabel auto" \
 	"remote 2001:db8::2 hoplimit inherit dont-fragment inherit encaplimit none flowlabel auto " \
 	'{"remote": "2001:db8::2", "ttl": "inherit", "dont_fragment": "inherit", "encap_limit": "none", "flowlabel": "auto"}'
+
+check add ipt_ipip "remote 192.0.2.1 keepalive 1,3" \
+	"remote 192.0.2.1 keepalive 1,3 " \
+	'{"remote": "192.0.2.1", "keepalive": {"interval": 1, "retries": 3}}'
+xstats ipt_ipip
+check add ipt_6in4 "keepalive off" "remote any keepalive off " \
+	'{"remote": "any", "keepalive": null}'
+xstats ipt_6in4
+check add ipt_4in6 "remote 2001:db8::2 keepalive 1s,3" \
+	"remote 2001:db8::2 keepalive 1,3 " \
+	'{"remote": "2001:db8::2", "keepalive": {"interval": 1, "retries": 3}}'
+xstats ipt_4in6
 
 # ip's JSON writer escapes what the plugin hands it.
 if [ -n "${IPT_TEST_NETNS:-}" ] &&

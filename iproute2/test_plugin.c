@@ -6,7 +6,8 @@
  * vectors and checks the attributes it appends (or the message it prints
  * and its failure), then runs print_opt() on attribute tables and checks
  * the plain text, the JSON, and that the plain text parses back to the
- * same attributes.  This program stands in for the ip helpers that
+ * same attributes; print_xstats() gets IFLA_INFO_XSTATS nests as the
+ * kernel fills them.  This program stands in for the ip helpers that
  * iproute2.h declares (it is linked with -rdynamic and the plugins are
  * loaded with RTLD_NOW, so a plugin needing anything else fails to load);
  * its JSON writer keeps the comma state as ip's does, without pretty
@@ -79,6 +80,12 @@ void jsonw_uint_field(struct json_writer *w, const char *prop, unsigned int num)
 {
 	jsonw_name(w, prop);
 	fprintf(w->out, "%u", num);
+}
+
+void jsonw_u64_field(struct json_writer *w, const char *prop, __u64 num)
+{
+	jsonw_name(w, prop);
+	fprintf(w->out, "%llu", (unsigned long long)num);
 }
 
 void jsonw_bool_field(struct json_writer *w, const char *prop, bool value)
@@ -555,6 +562,209 @@ static void test_print_kernel(void)
 	free(out);
 }
 
+/* A kernel's answer: interval 0 (off) still comes with the retries. */
+static void test_print_keepalive(void)
+{
+	static const struct {
+		__u32 interval, retries;
+		const char *plain, *json;
+	} cases[] = {
+		{ 0, 10, "keepalive off ", "{\"keepalive\":null}" },
+		{ 0, 3, "keepalive off ", "{\"keepalive\":null}" },
+		{ 1, 3, "keepalive 1,3 ",
+		  "{\"keepalive\":{\"interval\":1,\"retries\":3}}" },
+		{ 3600, 255, "keepalive 3600,255 ",
+		  "{\"keepalive\":{\"interval\":3600,\"retries\":255}}" },
+	};
+	unsigned int i;
+	char what[64], *out;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct req req = { .n.nlmsg_len = REQ_HDR_LEN };
+
+		add(&req, IFLA_IPT_KEEPALIVE_INTERVAL, &cases[i].interval, 4);
+		add(&req, IFLA_IPT_KEEPALIVE_RETRIES, &cases[i].retries, 4);
+		snprintf(what, sizeof(what), "(interval %u retries %u)",
+			 cases[i].interval, cases[i].retries);
+		print("ipt_ipip", &req, false, false, &out);
+		result(!strcmp(out, cases[i].plain), "print", "ipt_ipip", what,
+		       out, cases[i].plain);
+		free(out);
+		print("ipt_ipip", &req, false, true, &out);
+		result(!strcmp(out, cases[i].json), "print json", "ipt_ipip",
+		       what, out, cases[i].json);
+		free(out);
+	}
+}
+
+/* An IFLA_INFO_XSTATS nest, built as ipt_fill_xstats() does. */
+struct xstats {
+	__u64 buf[64];
+	struct rtattr *nest;
+};
+
+static void xstats_init(struct xstats *x)
+{
+	memset(x->buf, 0, sizeof(x->buf));
+	x->nest = (struct rtattr *)x->buf;
+	x->nest->rta_type = IFLA_INFO_XSTATS | NLA_F_NESTED;
+	x->nest->rta_len = RTA_LENGTH(0);
+}
+
+static void xstats_add(struct xstats *x, int type, const void *data, int len)
+{
+	char *end = (char *)x->nest + RTA_ALIGN(x->nest->rta_len);
+	struct rtattr *rta = (struct rtattr *)end;
+
+	rta->rta_type = type;
+	rta->rta_len = RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(rta), data, len);
+	x->nest->rta_len = RTA_ALIGN(x->nest->rta_len) + RTA_SPACE(len);
+}
+
+static void xstats_add_u64(struct xstats *x, int type, __u64 v)
+{
+	xstats_add(x, type, &v, sizeof(v));
+}
+
+/* print_xstats() of KIND on X, in plain text or JSON (inside the object
+ * that ip opens for it).
+ */
+static char *print_xstats(const char *kind, struct xstats *x, bool json)
+{
+	struct link_util *lu = util(kind);
+	char *plain, *js;
+	size_t len;
+	FILE *f;
+
+	f = open_memstream(&plain, &len);
+	writer = (struct json_writer){ .out = open_memstream(&js, &len) };
+	json_mode = json;
+	if (json)
+		jsonw_start_object(&writer);
+	lu->print_xstats(lu, f, x->nest);
+	if (json)
+		jsonw_end_object(&writer);
+	json_mode = false;
+	fclose(writer.out);
+	fclose(f);
+
+	if (json ? *plain : *js) {
+		free(plain);
+		free(js);
+		return strdup(json ? "(plain text in JSON mode)" :
+				     "(JSON in plain mode)");
+	}
+	free(json ? plain : js);
+	return json ? js : plain;
+}
+
+static void check_xstats(const char *kind, const char *what,
+			 struct xstats *x, const char *plain, const char *json)
+{
+	char *out;
+
+	out = print_xstats(kind, x, false);
+	result(!strcmp(out, plain), "xstats", kind, what, out, plain);
+	free(out);
+	out = print_xstats(kind, x, true);
+	result(!strcmp(out, json), "xstats json", kind, what, out, json);
+	free(out);
+}
+
+static void test_xstats(void)
+{
+	static const char * const all_plain =
+		"\n    tunnel: keepalive-tx keepalive-rx carrier-changes mss-clamped pmtu-updates"
+		"\n                      12           10               2  4294967296            5"
+		"\n    drops:  header ecn loop 6to4 too-big no-route"
+		"\n                 1   2    3    4       6        7"
+		"\n    netns:             no-tunnel"
+		"\n            18446744073709551615"
+		"\n    ";
+	static const char * const all_json =
+		"{\"keepalive_tx\":12,\"keepalive_rx\":10,\"carrier_changes\":2,"
+		"\"mss_clamped\":4294967296,\"pmtu_updates\":5,\"drop_header\":1,"
+		"\"drop_ecn\":2,\"drop_loop\":3,\"drop_6to4\":4,\"drop_too_big\":6,"
+		"\"drop_no_route\":7,\"no_tunnel\":18446744073709551615}";
+	static const char * const zero_plain =
+		"\n    tunnel: keepalive-tx keepalive-rx carrier-changes mss-clamped pmtu-updates"
+		"\n                       0            0               0           0            0"
+		"\n    drops:  header ecn loop 6to4 too-big no-route"
+		"\n                 0   0    0    0       0        0"
+		"\n    netns:  no-tunnel"
+		"\n                    0"
+		"\n    ";
+	static const char * const zero_json =
+		"{\"keepalive_tx\":0,\"keepalive_rx\":0,\"carrier_changes\":0,"
+		"\"mss_clamped\":0,\"pmtu_updates\":0,\"drop_header\":0,"
+		"\"drop_ecn\":0,\"drop_loop\":0,\"drop_6to4\":0,\"drop_too_big\":0,"
+		"\"drop_no_route\":0,\"no_tunnel\":0}";
+	const __u64 all[] = {
+		[IPT_XSTATS_KEEPALIVE_TX] = 12,
+		[IPT_XSTATS_KEEPALIVE_RX] = 10,
+		[IPT_XSTATS_CARRIER_CHANGES] = 2,
+		[IPT_XSTATS_MSS_CLAMPED] = 1ULL << 32,
+		[IPT_XSTATS_PMTU_UPDATES] = 5,
+		[IPT_XSTATS_DROP_HEADER] = 1,
+		[IPT_XSTATS_DROP_ECN] = 2,
+		[IPT_XSTATS_DROP_LOOP] = 3,
+		[IPT_XSTATS_DROP_6TO4] = 4,
+		[IPT_XSTATS_DROP_TOO_BIG] = 6,
+		[IPT_XSTATS_DROP_NO_ROUTE] = 7,
+		[IPT_XSTATS_NO_TUNNEL] = ~0ULL,
+	};
+	__u32 short_val = 99;
+	struct xstats x;
+	unsigned int i;
+	int t;
+
+	/* every counter, as the kernel sends them, for each kind */
+	for (i = 0; i < ARRAY_SIZE(kinds); i++) {
+		xstats_init(&x);
+		for (t = IPT_XSTATS_PAD + 1; t <= IPT_XSTATS_MAX; t++)
+			xstats_add_u64(&x, t, all[t]);
+		check_xstats(kinds[i], "(all counters)", &x, all_plain,
+			     all_json);
+	}
+
+	xstats_init(&x);
+	for (t = IPT_XSTATS_PAD + 1; t <= IPT_XSTATS_MAX; t++)
+		xstats_add_u64(&x, t, 0);
+	check_xstats("ipt_ipip", "(all zero)", &x, zero_plain, zero_json);
+
+	/* nla_put_u64_64bit() pads with empty IPT_XSTATS_PAD attributes
+	 * where the architecture needs it; a newer kernel may send counters
+	 * we do not know, and a counter of the wrong size is not read.
+	 */
+	xstats_init(&x);
+	xstats_add(&x, IPT_XSTATS_PAD, NULL, 0);
+	xstats_add_u64(&x, IPT_XSTATS_KEEPALIVE_TX, 7);
+	xstats_add(&x, IPT_XSTATS_PAD, NULL, 0);
+	xstats_add_u64(&x, IPT_XSTATS_MAX + 1, 1234);
+	xstats_add(&x, IPT_XSTATS_KEEPALIVE_RX, &short_val, 4);
+	xstats_add_u64(&x, IPT_XSTATS_DROP_LOOP, 8);
+	check_xstats("ipt_4in6", "(padding, unknown, short)", &x,
+		     "\n    tunnel: keepalive-tx"
+		     "\n                       7"
+		     "\n    drops:  loop"
+		     "\n               8"
+		     "\n    ",
+		     "{\"keepalive_tx\":7,\"drop_loop\":8}");
+
+	xstats_init(&x);
+	xstats_add_u64(&x, IPT_XSTATS_NO_TUNNEL, 3);
+	check_xstats("ipt_6in4", "(no_tunnel only)", &x,
+		     "\n    netns:  no-tunnel\n                    3\n    ",
+		     "{\"no_tunnel\":3}");
+
+	xstats_init(&x);
+	check_xstats("ipt_6in4", "(empty)", &x, "", "{}");
+	xstats_add_u64(&x, IPT_XSTATS_MAX + 1, 1);
+	check_xstats("ipt_6in4", "(only unknown counters)", &x, "", "{}");
+}
+
 static void test_help(void)
 {
 	static const struct {
@@ -611,7 +821,7 @@ static int load(const char *dir)
 			result(lu && !strcmp(lu->id, kinds[j]) &&
 			       lu->maxattr == IFLA_IPT_MAX && lu->parse_opt &&
 			       lu->print_opt && lu->print_help &&
-			       !lu->print_xstats && !lu->parse_ifla_xstats &&
+			       lu->print_xstats && !lu->parse_ifla_xstats &&
 			       !lu->print_ifla_xstats,
 			       "link_util", path, sym, lu ? lu->id : "none",
 			       kinds[j]);
@@ -635,6 +845,8 @@ int main(int argc, char **argv)
 	test_parse();
 	test_print();
 	test_print_kernel();
+	test_print_keepalive();
+	test_xstats();
 	test_help();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
