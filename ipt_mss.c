@@ -60,7 +60,9 @@ int ipt_mss_find(const u8 *th, unsigned int len)
 /* Lower the MSS option of TCP header @th to @max, never raise it.  The
  * checksum is fixed incrementally (RFC 1624) unless @partial: then the
  * field only holds the pseudo-header sum and the payload sum is computed
- * later.  Returns true when the header changed.
+ * later.  The sum is of 16-bit words from the start of the header, so a
+ * value at an odd offset (options need no alignment) counts byte-swapped.
+ * Returns true when the header changed.
  */
 bool ipt_mss_lower(u8 *th, unsigned int len, u16 max, bool partial)
 {
@@ -74,8 +76,9 @@ bool ipt_mss_lower(u8 *th, unsigned int len, u16 max, bool partial)
 		return false;
 	put_unaligned_be16(max, th + off + 2);
 	if (!partial)
-		csum_replace2((__sum16 *)(th + TCP_CHECK_OFF), htons(old),
-			      htons(max));
+		csum_replace2((__sum16 *)(th + TCP_CHECK_OFF),
+			      htons(off & 1 ? swab16(old) : old),
+			      htons(off & 1 ? swab16(max) : max));
 	return true;
 }
 
