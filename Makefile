@@ -29,7 +29,16 @@ plugins:
 lint:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules
 
-check: all
+# User-space tests, no guest: the MSS clamp's option walk (unit test and
+# a bounded fuzz run) and the iproute2 plugins.  After plugins: both
+# build in iproute2/.
+unit: plugins
+	$(MAKE) -C selftests/mss check
+	$(MAKE) -C iproute2 check
+
+.PHONY: unit
+
+check: all unit
 	selftests/vm/run.sh $(T)
 
 demo: all
