@@ -182,4 +182,5 @@ ns_exec "$RB" nft insert rule inet filter forward iifname '"4in6-to-a"' counter 
 	comment '"4in6 forward"' || die "cannot add RB's forward rule back"
 wait_for ping_ok "$HA" 192.168.20.2 || fail "LAN ping did not come back with the forward rule"
 
+log "4in6_site took ${SECONDS}s"
 exit $RET
