@@ -44,6 +44,10 @@ check: all unit
 demo: all
 	selftests/vm/run.sh --demo
 
+# ipt against the in-tree tunnels in a deterministic guest (-icount)
+perf: all
+	selftests/vm/run.sh --perf perf
+
 # Installation: "make install" as root, or staged into DESTDIR for a
 # package or an image.  KVER (see above) picks the kernel.
 #   module    /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/ipt.ko through
@@ -119,4 +123,4 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C iproute2 clean
 
-.PHONY: all module plugins lint check demo clean
+.PHONY: all module plugins lint check demo perf clean
