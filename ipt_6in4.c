@@ -101,23 +101,6 @@ static const struct ipt_kind ipt_6in4_kind = {
 	.auto_rcv_ok4	= ipt_6in4_auto_rcv_ok,
 };
 
-static const struct nla_policy ipt_6in4_policy[IFLA_IPT_MAX + 1] = {
-	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
-	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
-	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
-	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
-	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
-	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
-	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
-	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_REJECT,
-				    .reject_message = "encaplimit is only valid for ipt_4in6" },
-	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_REJECT,
-				    .reject_message = "flowlabel is only valid for ipt_4in6" },
-};
-
 static void ipt_6in4_setup(struct net_device *dev)
 {
 	ipt_setup(dev, &ipt_6in4_kind);
@@ -126,7 +109,7 @@ static void ipt_6in4_setup(struct net_device *dev)
 static struct rtnl_link_ops ipt_6in4_link_ops __read_mostly = {
 	.kind		= "ipt_6in4",
 	.maxtype	= IFLA_IPT_MAX,
-	.policy		= ipt_6in4_policy,
+	.policy		= ipt_policy4,
 	.priv_size	= sizeof(struct ipt_tunnel),
 	.setup		= ipt_6in4_setup,
 	.validate	= ipt_validate,

@@ -371,6 +371,41 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 	dev->priv_destructor = ipt_dev_free;
 }
 
+/* Attribute policies by outer family; ipt_validate() checks the ranges
+ * that a policy cannot express (values with a sentinel).
+ */
+const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1] = {
+	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
+	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
+	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
+	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
+	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
+	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
+	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
+	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
+	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_REJECT,
+				    .reject_message = "encaplimit is only valid for ipt_4in6" },
+	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_REJECT,
+				    .reject_message = "flowlabel is only valid for ipt_4in6" },
+};
+
+const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1] = {
+	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
+	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
+	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
+	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
+	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
+	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
+	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
+	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
+	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
+	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_U16 },
+	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_U32 },
+};
+
 int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
 		 struct netlink_ext_ack *extack)
 {

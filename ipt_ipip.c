@@ -23,23 +23,6 @@ static const struct ipt_kind ipt_ipip_kind = {
 	.min_mtu	= IPV4_MIN_MTU,
 };
 
-static const struct nla_policy ipt_ipip_policy[IFLA_IPT_MAX + 1] = {
-	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
-	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
-	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
-	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
-	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
-	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
-	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
-	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_REJECT,
-				    .reject_message = "encaplimit is only valid for ipt_4in6" },
-	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_REJECT,
-				    .reject_message = "flowlabel is only valid for ipt_4in6" },
-};
-
 static void ipt_ipip_setup(struct net_device *dev)
 {
 	ipt_setup(dev, &ipt_ipip_kind);
@@ -48,7 +31,7 @@ static void ipt_ipip_setup(struct net_device *dev)
 static struct rtnl_link_ops ipt_ipip_link_ops __read_mostly = {
 	.kind		= "ipt_ipip",
 	.maxtype	= IFLA_IPT_MAX,
-	.policy		= ipt_ipip_policy,
+	.policy		= ipt_policy4,
 	.priv_size	= sizeof(struct ipt_tunnel),
 	.setup		= ipt_ipip_setup,
 	.validate	= ipt_validate,

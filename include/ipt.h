@@ -123,6 +123,8 @@ static inline void ipt_xstat_inc(struct ipt_tunnel *t, int idx)
 }
 
 /* ipt_core.c */
+extern const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1];
+extern const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1];
 int ipt_kind_register(const struct ipt_kind *kind);
 void ipt_kind_unregister(const struct ipt_kind *kind);
 void ipt_setup(struct net_device *dev, const struct ipt_kind *kind);
