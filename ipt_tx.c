@@ -181,11 +181,13 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 
 	mtu = max_t(int, dst_mtu(&rt->dst) - kind->hlen, IPV4_MIN_MTU);
 	if (skb->protocol == htons(ETH_P_IPV6) && mtu < IPV6_MIN_MTU) {
-		/* Never tell an IPv6 sender less than 1280: fragment the
-		 * outer packet instead (RFC 4213 3.2).
+		/* Never tell an IPv6 sender less than 1280 (RFC 4213 3.2):
+		 * a larger packet is refused with 1280, one that fits goes
+		 * out without DF for IPv4 to fragment.
 		 */
 		mtu = IPV6_MIN_MTU;
-		df = 0;
+		if (fits(skb, mtu))
+			df = 0;
 	}
 	if (df && !fits(skb, mtu)) {
 		ip_rt_put(rt);
