@@ -125,7 +125,7 @@ pkt_find() {
 # pkt_wait FILE WORD...: poll for such a packet, leave its line in $PKT.
 pkt_wait() {
 	PKT=""
-	wait_for -t 5 __pkt_wait "$@"
+	wait_for -t 15 __pkt_wait "$@"
 }
 __pkt_wait() { PKT=$(pkt_find "$@"); }
 
@@ -223,7 +223,7 @@ probe "ecn, inner ECT(0)" 104 -Q 0x02 -- o_tos=0x02 i_tos=0x02
 probe "ecn, inner ECT(1)" 105 -Q 0x01 -- o_tos=0x01 i_tos=0x01
 probe "ecn, inner CE -> outer ECT(0)" 106 -Q 0x03 -- o_tos=0x02 i_tos=0x03
 probe "ecn, inner EF+CE -> outer EF+ECT(0)" 107 -Q 0xbb -- o_tos=0xba i_tos=0xbb
-probe "df inherit, ping -M do" 108 -M do -- o_df=1 i_df=1
+probe "df inherit, ping -M do" 108 -M "do" -- o_df=1 i_df=1
 probe "df inherit, ping -M dont" 109 -M dont -- o_df=0 i_df=0
 
 log "live changes: each applies to the next packet"
@@ -238,9 +238,9 @@ probe "dscp 10, inner tos 0" 114 -- o_tos=0x28 i_tos=0x00
 probe "dscp 10, inner ECT(0)" 115 -Q 0x02 -- o_tos=0x2a i_tos=0x02
 set_tun dont-fragment yes
 probe "dont-fragment yes, ping -M dont" 116 -M dont -- o_df=1 i_df=0
-probe "dont-fragment yes, ping -M do" 117 -M do -- o_df=1 i_df=1
+probe "dont-fragment yes, ping -M do" 117 -M "do" -- o_df=1 i_df=1
 set_tun dont-fragment no
-probe "dont-fragment no, ping -M do" 118 -M do -- o_df=0 i_df=1
+probe "dont-fragment no, ping -M do" 118 -M "do" -- o_df=0 i_df=1
 probe "dont-fragment no, ping -M dont" 119 -M dont -- o_df=0 i_df=0
 set_tun dont-fragment inherit dscp inherit ttl 64
 probe "back to the defaults" 120 -Q 0xb8 -t 33 -M dont -- o_ttl=64 o_tos=0xb8 o_df=0
@@ -290,7 +290,7 @@ dec_all() { # all but the dropped one, in a dump of the capture
 		pkt_find "$DEC.txt" "o_len=$((228 + n))" o_icmp=8 >/dev/null || return 1
 	done
 }
-wait_for -t 5 dec_all
+wait_for -t 15 dec_all
 dec() { # WHAT N EXPECTED_INNER_TOS
 	PKT=$(pkt_find "$DEC.txt" "o_len=$((228 + $2))" o_icmp=8)
 	check_fields "$1" "o_tos=$3" o_src=10.0.0.1 o_dst=10.0.0.2 o_ttl=64
@@ -303,7 +303,7 @@ dec "outer ECT(0), inner Not-ECT -> unchanged" 4 0x00
 rx_errors_now() {
 	[ "$(ns_exec "$NSB" cat /sys/class/net/tun0/statistics/rx_frame_errors)" = "$((frame0 + 1))" ]
 }
-wait_for -t 5 rx_errors_now
+wait_for -t 15 rx_errors_now
 check_eq "outer CE, inner Not-ECT: rx_frame_errors" $((frame0 + 1)) \
 	"$(ns_exec "$NSB" cat /sys/class/net/tun0/statistics/rx_frame_errors)"
 check_eq "outer CE, inner Not-ECT: rx_errors" $((err0 + 1)) \

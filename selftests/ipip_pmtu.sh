@@ -153,7 +153,7 @@ pmtu_is() { [ "$(route_get_dst_pmtu_from_exception "$@")" = "$PMTU_WANT" ]; }
 check_pmtu() {
 	local expected=$1 event=$2 ns=$3 value
 	shift 3
-	PMTU_WANT=$expected wait_for -t 3 pmtu_is "$ns" "$@"
+	PMTU_WANT=$expected wait_for -t 5 pmtu_is "$ns" "$@"
 	value=$(route_get_dst_pmtu_from_exception "$ns" "$@")
 	if [ "$value" = "$expected" ]; then
 		pass "$event: ip route get $* in ${ns%%-*}: mtu ${value:-(no exception)}"
@@ -224,14 +224,14 @@ log "(a) locally generated, outer route locked at mtu 1400"
 ip -n "$A" route add 203.0.113.2/32 via 198.51.100.254 mtu lock 1400 ||
 	die "cannot add the locked route"
 check_pmtu "" "(a) before" "$A" 10.0.0.2
-out=$(ping_out "$A" -M do -s 1400 10.0.0.2)
+out=$(ping_out "$A" -M "do" -s 1400 10.0.0.2)
 check_says "(a) ping -M do -s 1400 (inner 1428 > 1380)" \
 	"(Frag needed.*mtu = 1380|message too long, mtu=1380)" "$out"
 check_pmtu 1380 "(a) after one DF packet of 1428" "$A" 10.0.0.2
-out=$(ping_out "$A" -M do -s 1400 10.0.0.2)
+out=$(ping_out "$A" -M "do" -s 1400 10.0.0.2)
 check_says "(a) second ping -M do -s 1400" "message too long, mtu=1380" "$out"
 ping_ok "$A" 10.0.0.2 || fail "(a) small ping through the tunnel failed"
-out=$(ping_out "$A" -M do -s 1352 10.0.0.2)
+out=$(ping_out "$A" -M "do" -s 1352 10.0.0.2)
 check_says "(a) ping -M do -s 1352 (inner 1380, fits)" " 0% packet loss" "$out"
 ip -n "$A" route del 203.0.113.2/32 || fail "cannot delete the locked route"
 
@@ -244,16 +244,16 @@ check_pmtu "" "(b) before" "$A" 203.0.113.2
 
 log "(b1) one DF packet from H on A's LAN"
 check_pmtu "" "(b1) before" "$H" 192.168.2.2
-out=$(ping_out "$H" -M do -s 1420 192.168.2.2)
+out=$(ping_out "$H" -M "do" -s 1420 192.168.2.2)
 check_says "(b1) H: ping -M do -s 1420 (inner 1448)" \
 	"From 192.168.1.1 .*Frag needed.*mtu = 1380" "$out"
 check_pmtu 1400 "(b1) outer PMTU from R's frag-needed" "$A" 203.0.113.2
 check_pmtu 1380 "(b1) the LAN sender's exception after one packet" "$H" 192.168.2.2
 check_pmtu 1380 "(b1) A's forwarding exception after one packet" \
 	"$A" 192.168.2.2 from 192.168.1.2 iif lan
-out=$(ping_out "$H" -M do -s 1420 192.168.2.2)
+out=$(ping_out "$H" -M "do" -s 1420 192.168.2.2)
 check_says "(b1) H: second ping -M do -s 1420" "message too long, mtu=1380" "$out"
-out=$(ping_out "$H" -M do -s 1352 192.168.2.2)
+out=$(ping_out "$H" -M "do" -s 1352 192.168.2.2)
 check_says "(b1) H: ping -M do -s 1352 (inner 1380, fits)" " 0% packet loss" "$out"
 
 log "(b2) one DF packet from A itself, outer PMTU forgotten first"
@@ -261,7 +261,7 @@ ip -n "$A" route del default || fail "cannot delete A's default route"
 ip -n "$A" route add default via 198.51.100.254 || die "cannot restore A's default route"
 check_pmtu "" "(b2) before (route re-added)" "$A" 203.0.113.2
 check_pmtu "" "(b2) before" "$A" 192.168.2.3
-out=$(ping_out "$A" -M do -s 1420 192.168.2.3)
+out=$(ping_out "$A" -M "do" -s 1420 192.168.2.3)
 check_says "(b2) A: ping -M do -s 1420 (inner 1448)" "Frag needed.*mtu = 1380" "$out"
 check_pmtu 1400 "(b2) outer PMTU from R's frag-needed" "$A" 203.0.113.2
 check_pmtu 1380 "(b2) the sender's exception through the tunnel after one packet" \
@@ -291,12 +291,12 @@ ip -n "$A" link set tun0 type ipt_ipip dont-fragment yes || fail "dont-fragment 
 arrives "(c) dont-fragment yes" 192.168.2.5 -M dont -s 1460
 log "(d) dont-fragment no: DF inner packets are not refused"
 ip -n "$A" link set tun0 type ipt_ipip dont-fragment no || fail "dont-fragment no"
-arrives "(d) dont-fragment no" 192.168.2.6 -M do -s 1400
+arrives "(d) dont-fragment no" 192.168.2.6 -M "do" -s 1400
 check_pmtu "" "(d) no exception for a DF packet sent with dont-fragment no" "$A" 192.168.2.6
 
 # What went over R's 1400 link, per case.
 pkts_ok() { [ -n "$(pkts "$CAP" i_dst=192.168.2.6)" ]; }
-wait_for -t 5 pkts_ok
+wait_for -t 15 pkts_ok
 "$PY" "$TMPD/pcap.py" "$CAP" > "$CAP.txt"
 summary() { # DST: outer len/df/mf/off, inner len/df/mf/off per packet
 	pkts "$CAP.txt" "$@" | awk '{
