@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * ipt core: the per-netns tunnel table, the netdevice and its lifetime,
- * the netlink configuration shared by all kinds, MTU tracking and module
- * init/exit.
+ * creating and changing tunnels, following the underlay (carrier, MTU),
+ * extended statistics and module init/exit.
  */
 
 #include <linux/etherdevice.h>
@@ -38,23 +38,12 @@ static const struct rhashtable_params ipt_rht_params = {
 	.automatic_shrinking = true,
 };
 
-static unsigned int addr_len(const struct ipt_kind *kind)
-{
-	return kind->family == AF_INET ? sizeof(struct in_addr) :
-					 sizeof(struct in6_addr);
-}
-
-static bool addr_any(const struct ipt_kind *kind, const union ipt_addr *a)
-{
-	return kind->family == AF_INET ? !a->ip4 : ipv6_addr_any(&a->ip6);
-}
-
 static void make_key(struct ipt_key *key, const struct ipt_kind *kind,
 		     const void *local, const void *remote)
 {
 	memset(key, 0, sizeof(*key));
-	memcpy(&key->local, local, addr_len(kind));
-	memcpy(&key->remote, remote, addr_len(kind));
+	memcpy(&key->local, local, ipt_addr_len(kind));
+	memcpy(&key->remote, remote, ipt_addr_len(kind));
 	key->family = kind->family;
 	key->proto = kind->inner == htons(ETH_P_IP) ? IPPROTO_IPIP :
 						     IPPROTO_IPV6;
@@ -100,7 +89,7 @@ struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 		t = lookup_key(in, &key, ifindex);
 		if (t)
 			return t;
-		memcpy(&key.local, local, addr_len(kind));
+		memcpy(&key.local, local, ipt_addr_len(kind));
 	}
 
 	if (kind->remote_optional && READ_ONCE(in->wild_remote)) {
@@ -152,7 +141,7 @@ static int resolve_underlay(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
 	}
 	if (tdev == t->dev)
 		tdev = NULL;
-	*routable = addr_any(kind, &cfg->remote) ||
+	*routable = ipt_addr_any(kind, &cfg->remote) ||
 		    (tdev && netif_running(tdev) && netif_carrier_ok(tdev));
 
 	if (!tdev && cfg->link)
@@ -197,9 +186,9 @@ static void ipt_dev_free(struct net_device *dev)
 
 static void hash_count(struct ipt_net *in, struct ipt_tunnel *t, int delta)
 {
-	if (addr_any(t->kind, &t->key.local))
+	if (ipt_addr_any(t->kind, &t->key.local))
 		WRITE_ONCE(in->wild_local, in->wild_local + delta);
-	if (addr_any(t->kind, &t->key.remote))
+	if (ipt_addr_any(t->kind, &t->key.remote))
 		WRITE_ONCE(in->wild_remote, in->wild_remote + delta);
 }
 
@@ -354,7 +343,7 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 	dev->header_ops = &ip_tunnel_header_ops;
 	dev->type = kind->dev_type;
 	dev->flags = IFF_NOARP | IFF_POINTOPOINT;
-	dev->addr_len = addr_len(kind);
+	dev->addr_len = ipt_addr_len(kind);
 	dev->needed_headroom = LL_MAX_HEADER + kind->hlen;
 	dev->min_mtu = kind->min_mtu;
 	dev->max_mtu = (kind->family == AF_INET ? IP_MAX_MTU : IP6_MAX_MTU) -
@@ -371,161 +360,17 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 	dev->priv_destructor = ipt_dev_free;
 }
 
-/* Attribute policies by outer family; ipt_validate() checks the ranges
- * that a policy cannot express (values with a sentinel).
- */
-const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1] = {
-	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
-	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
-	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in_addr)),
-	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
-	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
-	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
-	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
-	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
-	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_REJECT,
-				    .reject_message = "encaplimit is only valid for ipt_4in6" },
-	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_REJECT,
-				    .reject_message = "flowlabel is only valid for ipt_4in6" },
-};
-
-const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1] = {
-	[IFLA_IPT_UNSPEC]	= { .strict_start_type = IFLA_IPT_LINK },
-	[IFLA_IPT_LINK]		= { .type = NLA_U32 },
-	[IFLA_IPT_LOCAL]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
-	[IFLA_IPT_REMOTE]	= NLA_POLICY_EXACT_LEN(sizeof(struct in6_addr)),
-	[IFLA_IPT_TTL]		= { .type = NLA_U8 },
-	[IFLA_IPT_DSCP]		= { .type = NLA_U8 },
-	[IFLA_IPT_DF]		= NLA_POLICY_MAX(NLA_U8, IPT_DF_MAX),
-	[IFLA_IPT_CLAMP_MSS]	= NLA_POLICY_MAX(NLA_U8, 1),
-	[IFLA_IPT_KEEPALIVE_INTERVAL] = { .type = NLA_U32 },
-	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
-	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_U16 },
-	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_U32 },
-};
-
-int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
-		 struct netlink_ext_ack *extack)
+/* RTNL.  @cfg must not duplicate another tunnel's key and underlay. */
+static int check_dup(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+		     struct netlink_ext_ack *extack)
 {
-	if (!data)
-		return 0;
-
-	if (data[IFLA_IPT_DSCP] &&
-	    nla_get_u8(data[IFLA_IPT_DSCP]) > 63 &&
-	    nla_get_u8(data[IFLA_IPT_DSCP]) != IPT_DSCP_INHERIT) {
-		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_DSCP],
-				    "DSCP must be 0-63 or inherit");
-		return -EINVAL;
-	}
-	if (data[IFLA_IPT_KEEPALIVE_INTERVAL] &&
-	    nla_get_u32(data[IFLA_IPT_KEEPALIVE_INTERVAL]) > IPT_KEEPALIVE_MAX) {
-		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_KEEPALIVE_INTERVAL],
-				    "keepalive interval must be 0 (off) to 3600 seconds");
-		return -EINVAL;
-	}
-	if (data[IFLA_IPT_KEEPALIVE_RETRIES] &&
-	    (nla_get_u32(data[IFLA_IPT_KEEPALIVE_RETRIES]) < 1 ||
-	     nla_get_u32(data[IFLA_IPT_KEEPALIVE_RETRIES]) > 255)) {
-		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_KEEPALIVE_RETRIES],
-				    "keepalive retries must be 1-255");
-		return -EINVAL;
-	}
-	if (data[IFLA_IPT_ENCAP_LIMIT] &&
-	    nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]) > 255 &&
-	    nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]) != IPT_ENCAP_LIMIT_NONE) {
-		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_ENCAP_LIMIT],
-				    "encaplimit must be 0-255 or none");
-		return -EINVAL;
-	}
-	if (data[IFLA_IPT_FLOWLABEL] &&
-	    nla_get_u32(data[IFLA_IPT_FLOWLABEL]) > 0xfffff &&
-	    nla_get_u32(data[IFLA_IPT_FLOWLABEL]) != IPT_FLOWLABEL_AUTO) {
-		NL_SET_ERR_MSG_ATTR(extack, data[IFLA_IPT_FLOWLABEL],
-				    "flowlabel must be 0-0xfffff or auto");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static bool addr_unicast(const struct ipt_kind *kind, const union ipt_addr *a)
-{
-	if (kind->family == AF_INET)
-		return !ipv4_is_multicast(a->ip4) && !ipv4_is_lbcast(a->ip4) &&
-		       !ipv4_is_zeronet(a->ip4);
-	return !(ipv6_addr_type(&a->ip6) &
-		 (IPV6_ADDR_MULTICAST | IPV6_ADDR_ANY));
-}
-
-/* RTNL.  Merge @data into @cfg and check the result as a whole. */
-static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
-		     struct ipt_cfg *cfg, struct netlink_ext_ack *extack)
-{
-	const struct ipt_kind *kind = t->kind;
 	struct ipt_net *in = net_generic(t->net, ipt_net_id);
 	struct rhlist_head *list, *pos;
 	struct ipt_tunnel *other;
 	struct ipt_key key;
 	int err = 0;
 
-	if (data && data[IFLA_IPT_LOCAL])
-		nla_memcpy(&cfg->local, data[IFLA_IPT_LOCAL], addr_len(kind));
-	if (data && data[IFLA_IPT_REMOTE])
-		nla_memcpy(&cfg->remote, data[IFLA_IPT_REMOTE], addr_len(kind));
-	if (data && data[IFLA_IPT_LINK])
-		cfg->link = nla_get_u32(data[IFLA_IPT_LINK]);
-	if (data && data[IFLA_IPT_TTL])
-		cfg->ttl = nla_get_u8(data[IFLA_IPT_TTL]);
-	if (data && data[IFLA_IPT_DSCP])
-		cfg->dscp = nla_get_u8(data[IFLA_IPT_DSCP]);
-	if (data && data[IFLA_IPT_DF])
-		cfg->df = nla_get_u8(data[IFLA_IPT_DF]);
-	if (data && data[IFLA_IPT_KEEPALIVE_INTERVAL])
-		cfg->ka_interval = nla_get_u32(data[IFLA_IPT_KEEPALIVE_INTERVAL]);
-	if (data && data[IFLA_IPT_KEEPALIVE_RETRIES])
-		cfg->ka_retries = nla_get_u32(data[IFLA_IPT_KEEPALIVE_RETRIES]);
-	if (data && data[IFLA_IPT_CLAMP_MSS])
-		cfg->clamp_mss = nla_get_u8(data[IFLA_IPT_CLAMP_MSS]);
-	if (data && data[IFLA_IPT_ENCAP_LIMIT])
-		cfg->encap_limit = nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]);
-	if (data && data[IFLA_IPT_FLOWLABEL])
-		cfg->flowlabel = nla_get_u32(data[IFLA_IPT_FLOWLABEL]);
-	/* the RFC 2473 destination option: 8 more bytes of outer header */
-	cfg->hlen = kind->hlen +
-		    (cfg->encap_limit != IPT_ENCAP_LIMIT_NONE ? 8 : 0);
-
-	if (!addr_any(kind, &cfg->local) && !addr_unicast(kind, &cfg->local)) {
-		NL_SET_ERR_MSG(extack, "local address must be a unicast address");
-		return -EINVAL;
-	}
-	if (addr_any(kind, &cfg->remote)) {
-		if (!kind->remote_optional) {
-			NL_SET_ERR_MSG(extack, "remote address is required");
-			return -EINVAL;
-		}
-	} else if (!addr_unicast(kind, &cfg->remote)) {
-		NL_SET_ERR_MSG(extack, "remote address must be a unicast address");
-		return -EINVAL;
-	}
-	if (cfg->ka_interval && addr_any(kind, &cfg->remote)) {
-		NL_SET_ERR_MSG(extack, "keepalive needs a remote address");
-		return -EINVAL;
-	}
-	if (cfg->link) {
-		struct net_device *ldev = __dev_get_by_index(t->net, cfg->link);
-
-		if (!ldev) {
-			NL_SET_ERR_MSG(extack, "underlay device not found");
-			return -ENODEV;
-		}
-		if (ldev == t->dev) {
-			NL_SET_ERR_MSG(extack, "a tunnel cannot be its own underlay");
-			return -EINVAL;
-		}
-	}
-
-	make_key(&key, kind, &cfg->local, &cfg->remote);
+	make_key(&key, t->kind, &cfg->local, &cfg->remote);
 	rcu_read_lock();
 	list = rhltable_lookup(&in->table, &key, ipt_rht_params);
 	rhl_for_each_entry_rcu(other, pos, list, node) {
@@ -538,6 +383,15 @@ static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 	}
 	rcu_read_unlock();
 	return err;
+}
+
+/* RTNL */
+static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
+		     struct ipt_cfg *cfg, struct netlink_ext_ack *extack)
+{
+	int err = ipt_parse_cfg(t, data, cfg, extack);
+
+	return err ?: check_dup(t, cfg, extack);
 }
 
 static void set_dev_addrs(struct net_device *dev, const struct ipt_cfg *cfg)
@@ -655,51 +509,6 @@ int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 err_free:
 	kfree(cfg);
 	return err;
-}
-
-size_t ipt_get_size(const struct net_device *dev)
-{
-	return nla_total_size(sizeof(u32)) +		/* IFLA_IPT_LINK */
-	       nla_total_size(sizeof(struct in6_addr)) +	/* IFLA_IPT_LOCAL */
-	       nla_total_size(sizeof(struct in6_addr)) +	/* IFLA_IPT_REMOTE */
-	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_TTL */
-	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DSCP */
-	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DF */
-	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_CLAMP_MSS */
-	       nla_total_size(sizeof(u32)) +	/* IFLA_IPT_KEEPALIVE_INTERVAL */
-	       nla_total_size(sizeof(u32)) +	/* IFLA_IPT_KEEPALIVE_RETRIES */
-	       nla_total_size(sizeof(u16)) +		/* IFLA_IPT_ENCAP_LIMIT */
-	       nla_total_size(sizeof(u32));		/* IFLA_IPT_FLOWLABEL */
-}
-
-int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
-{
-	const struct ipt_tunnel *t = netdev_priv(dev);
-	const struct ipt_cfg *cfg = rtnl_dereference(t->cfg);
-	unsigned int len = addr_len(t->kind);
-
-	if (nla_put_u32(skb, IFLA_IPT_LINK, cfg->link) ||
-	    nla_put(skb, IFLA_IPT_LOCAL, len, &cfg->local) ||
-	    nla_put(skb, IFLA_IPT_REMOTE, len, &cfg->remote) ||
-	    nla_put_u8(skb, IFLA_IPT_TTL, cfg->ttl) ||
-	    nla_put_u8(skb, IFLA_IPT_DSCP, cfg->dscp) ||
-	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df) ||
-	    nla_put_u8(skb, IFLA_IPT_CLAMP_MSS, cfg->clamp_mss) ||
-	    nla_put_u32(skb, IFLA_IPT_KEEPALIVE_INTERVAL, cfg->ka_interval) ||
-	    nla_put_u32(skb, IFLA_IPT_KEEPALIVE_RETRIES, cfg->ka_retries))
-		return -EMSGSIZE;
-	if (t->kind->family == AF_INET6 &&
-	    (nla_put_u16(skb, IFLA_IPT_ENCAP_LIMIT, cfg->encap_limit) ||
-	     nla_put_u32(skb, IFLA_IPT_FLOWLABEL, cfg->flowlabel)))
-		return -EMSGSIZE;
-	return 0;
-}
-
-struct net *ipt_get_link_net(const struct net_device *dev)
-{
-	const struct ipt_tunnel *t = netdev_priv(dev);
-
-	return t->net;
 }
 
 size_t ipt_get_xstats_size(const struct net_device *dev)

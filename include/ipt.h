@@ -9,6 +9,7 @@
 #include <linux/rhashtable.h>
 #include <net/dst_cache.h>
 #include <net/gro_cells.h>
+#include <net/ipv6.h>
 #include <net/rtnetlink.h>
 #include <uapi/linux/ipt.h>
 
@@ -111,6 +112,18 @@ struct ipt_tunnel {
 	bool mtu_auto;			/* we are changing the MTU ourselves */
 };
 
+static inline unsigned int ipt_addr_len(const struct ipt_kind *kind)
+{
+	return kind->family == AF_INET ? sizeof(struct in_addr) :
+					 sizeof(struct in6_addr);
+}
+
+static inline bool ipt_addr_any(const struct ipt_kind *kind,
+				const union ipt_addr *a)
+{
+	return kind->family == AF_INET ? !a->ip4 : ipv6_addr_any(&a->ip6);
+}
+
 /* BH context (transmit, receive, timers) */
 static inline void ipt_xstat_inc(struct ipt_tunnel *t, int idx)
 {
@@ -123,27 +136,31 @@ static inline void ipt_xstat_inc(struct ipt_tunnel *t, int idx)
 }
 
 /* ipt_core.c */
-extern const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1];
-extern const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1];
 int ipt_kind_register(const struct ipt_kind *kind);
 void ipt_kind_unregister(const struct ipt_kind *kind);
 void ipt_setup(struct net_device *dev, const struct ipt_kind *kind);
-int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
-		 struct netlink_ext_ack *extack);
 int ipt_newlink(struct net *src_net, struct net_device *dev,
 		struct nlattr *tb[], struct nlattr *data[],
 		struct netlink_ext_ack *extack);
 int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 		   struct nlattr *data[], struct netlink_ext_ack *extack);
-size_t ipt_get_size(const struct net_device *dev);
-int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev);
-struct net *ipt_get_link_net(const struct net_device *dev);
 size_t ipt_get_xstats_size(const struct net_device *dev);
 int ipt_fill_xstats(struct sk_buff *skb, const struct net_device *dev);
 void ipt_count_no_tunnel(struct net *net);
 struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 			      const void *local, const void *remote,
 			      int ifindex);
+
+/* ipt_netlink.c */
+extern const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1];
+extern const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1];
+int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
+		 struct netlink_ext_ack *extack);
+int ipt_parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
+		  struct ipt_cfg *cfg, struct netlink_ext_ack *extack);
+size_t ipt_get_size(const struct net_device *dev);
+int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev);
+struct net *ipt_get_link_net(const struct net_device *dev);
 
 /* ipt_rx.c */
 int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield);
