@@ -87,7 +87,7 @@ esac
 PACKAGES=(
 	qemu-system-x86 busybox-static cpio gzip kmod coreutils util-linux
 	xz-utils zstd procps iproute2 iputils-ping ethtool iperf3 tcpdump
-	nftables python3 python3-scapy python3-pyroute2
+	nftables python3 python3-scapy python3-pyroute2 bc
 )
 
 ensure_packages() {
