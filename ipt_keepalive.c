@@ -16,7 +16,10 @@
  * too (Cisco, RouterOS; Linux with forwarding and accept_local).  When
  * "mid" arrives here it is an ordinary tunnel packet from the peer whose
  * inner packet is the marker: the peer is alive.  Any other valid packet
- * from the peer counts as well.
+ * from the peer counts as well, but not the peer's own probes: they only
+ * show that the way from the peer works.  Were they heard, a path that
+ * loses our packets would take carrier down on the peer only, and keep
+ * ours up for as long as the peer kept probing.
  *
  * The timer runs only with keepalive on and the device up; the receive
  * path only stores a jiffies value, and only when it changed.
@@ -331,9 +334,9 @@ bool ipt_ka_rcv(struct ipt_tunnel *t, struct sk_buff *skb)
 		}
 	}
 
+	/* the peer's probe: send it back, it says nothing about ours */
 	if (mid) {
 		ipt_xstat_inc(t, IPT_XSTATS_KEEPALIVE_RX);
-		ipt_ka_heard(t);
 		reflect(t, skb);
 		return true;
 	}
