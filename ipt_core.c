@@ -396,8 +396,18 @@ static int parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 
 static void set_dev_addrs(struct net_device *dev, const struct ipt_cfg *cfg)
 {
+	const struct ipt_tunnel *t = netdev_priv(dev);
+
 	__dev_addr_set(dev, &cfg->local, dev->addr_len);
 	memcpy(dev->broadcast, &cfg->remote, dev->addr_len);
+	/* Automatic 6to4 has no peer: NBMA like sit's, so that addrconf
+	 * gives it ::a.b.c.d/96 and a relay written ::a.b.c.d is an
+	 * on-link next hop.
+	 */
+	if (ipt_addr_any(t->kind, &cfg->remote))
+		dev->flags &= ~IFF_POINTOPOINT;
+	else
+		dev->flags |= IFF_POINTOPOINT;
 }
 
 int ipt_newlink(struct net *src_net, struct net_device *dev,
