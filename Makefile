@@ -39,7 +39,7 @@ unit: plugins
 .PHONY: unit
 
 check: all unit
-	selftests/vm/run.sh $(T)
+	selftests/vm/check.sh $(T)
 
 demo: all
 	selftests/vm/run.sh --demo
