@@ -103,17 +103,15 @@ struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 	return t;
 }
 
-/* RTNL.  Resolve the underlay for @cfg and return the MTU the tunnel
- * should have: the underlay device's MTU minus our header, or the
- * Ethernet default when the remote is not routable yet.  *@routable says
- * whether the remote can be reached through a device that is up.
+/* RTNL or RCU.  The device the route to the remote leaves through, or
+ * NULL (no remote, no route, or a route over the tunnel itself).  No
+ * reference is taken: the device stays valid under RTNL or RCU.
  */
-static int resolve_underlay(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
-			    bool *routable)
+struct net_device *ipt_route_dev(struct ipt_tunnel *t,
+				 const struct ipt_cfg *cfg)
 {
 	const struct ipt_kind *kind = t->kind;
 	struct net_device *tdev = NULL;
-	int mtu = ETH_DATA_LEN;
 
 	if (kind->family == AF_INET && cfg->remote.ip4) {
 		struct rtable *rt;
@@ -139,11 +137,28 @@ static int resolve_underlay(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
 			tdev = dst->dev;
 		dst_release(dst);
 	}
-	if (tdev == t->dev)
-		tdev = NULL;
-	*routable = ipt_addr_any(kind, &cfg->remote) ||
-		    (tdev && netif_running(tdev) && netif_carrier_ok(tdev));
+	return tdev == t->dev ? NULL : tdev;
+}
 
+/* RTNL or RCU.  Is the remote reachable through a device that is up? */
+bool ipt_routable(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+		  const struct net_device *tdev)
+{
+	return ipt_addr_any(t->kind, &cfg->remote) ||
+	       (tdev && netif_running(tdev) && netif_carrier_ok(tdev));
+}
+
+/* RTNL.  Resolve the underlay for @cfg and return the MTU the tunnel
+ * should have: the underlay device's MTU minus our header, or the
+ * Ethernet default when the remote is not routable yet.
+ */
+static int resolve_underlay(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+			    bool *routable)
+{
+	struct net_device *tdev = ipt_route_dev(t, cfg);
+	int mtu = ETH_DATA_LEN;
+
+	*routable = ipt_routable(t, cfg, tdev);
 	if (!tdev && cfg->link)
 		tdev = __dev_get_by_index(t->net, cfg->link);
 

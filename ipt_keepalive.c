@@ -21,8 +21,9 @@
  * loses our packets would take carrier down on the peer only, and keep
  * ours up for as long as the peer kept probing.
  *
- * The timer runs only with keepalive on and the device up; the receive
- * path only stores a jiffies value, and only when it changed.
+ * The timer runs only with keepalive on, or while the remote is not
+ * routable, and the device up; the receive path only stores a jiffies
+ * value, and only when it changed.
  */
 
 #include <linux/timer.h>
@@ -53,12 +54,20 @@ static void carrier_update(struct ipt_tunnel *t)
 	ipt_xstat_inc(t, IPT_XSTATS_CARRIER_CHANGES);
 }
 
+#define UNDERLAY_RECHECK	HZ
+
+/* Going down also arms the timer, which looks for the route again every
+ * UNDERLAY_RECHECK: with carrier off nothing is transmitted any more,
+ * and adding a route raises no event that would tell us.
+ */
 static void set_underlay_down(struct ipt_tunnel *t, bool down)
 {
 	spin_lock_bh(&t->ka_lock);
 	t->underlay_down = down;
 	carrier_update(t);
 	spin_unlock_bh(&t->ka_lock);
+	if (down && netif_running(t->dev))
+		timer_reduce(&t->ka_timer, jiffies + UNDERLAY_RECHECK);
 }
 
 /* BH.  The transmit path saw the outer route come or go. */
@@ -164,6 +173,7 @@ static void send_probe(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
 					   cfg->local.ip4, 0, 0, kind->proto,
 					   0, cfg->link);
 		if (IS_ERR(rt)) {
+			ipt_underlay_seen(t, false);
 			kfree_skb(skb);
 			return;
 		}
@@ -185,6 +195,7 @@ static void send_probe(struct ipt_tunnel *t, const struct ipt_cfg *cfg)
 
 		dst = ip6_dst_lookup_flow(t->net, NULL, &fl6, NULL);
 		if (IS_ERR(dst)) {
+			ipt_underlay_seen(t, false);
 			kfree_skb(skb);
 			return;
 		}
@@ -207,7 +218,19 @@ static void ipt_ka_timer(struct timer_list *timer)
 	rcu_read_lock();
 	cfg = rcu_dereference(t->cfg);
 	interval = cfg->ka_interval * HZ;
-	if (!interval || !netif_running(t->dev))
+	if (!netif_running(t->dev))
+		goto out;
+
+	if (READ_ONCE(t->underlay_down)) {
+		if (!ipt_routable(t, cfg, ipt_route_dev(t, cfg))) {
+			mod_timer(&t->ka_timer, jiffies + UNDERLAY_RECHECK);
+			goto out;
+		}
+		/* the peer gets a full grace period from now on */
+		WRITE_ONCE(t->last_rx, jiffies);
+		set_underlay_down(t, false);
+	}
+	if (!interval)
 		goto out;
 
 	send_probe(t, cfg);
@@ -219,6 +242,9 @@ static void ipt_ka_timer(struct timer_list *timer)
 		carrier_update(t);
 		spin_unlock_bh(&t->ka_lock);
 	}
+	/* a probe that found no route took the underlay down */
+	if (READ_ONCE(t->underlay_down))
+		interval = min_t(unsigned long, interval, UNDERLAY_RECHECK);
 	mod_timer(&t->ka_timer, jiffies + interval);
 out:
 	rcu_read_unlock();
@@ -235,6 +261,8 @@ void ipt_ka_start(struct ipt_tunnel *t)
 		t->ka_down = false;
 		carrier_update(t);
 		spin_unlock_bh(&t->ka_lock);
+		if (t->underlay_down && netif_running(t->dev))
+			mod_timer(&t->ka_timer, jiffies + UNDERLAY_RECHECK);
 		return;
 	}
 	/* a fresh start gets the full grace period */

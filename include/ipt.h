@@ -144,6 +144,10 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 		struct netlink_ext_ack *extack);
 int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 		   struct nlattr *data[], struct netlink_ext_ack *extack);
+struct net_device *ipt_route_dev(struct ipt_tunnel *t,
+				 const struct ipt_cfg *cfg);
+bool ipt_routable(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+		  const struct net_device *tdev);
 size_t ipt_get_xstats_size(const struct net_device *dev);
 int ipt_fill_xstats(struct sk_buff *skb, const struct net_device *dev);
 void ipt_count_no_tunnel(struct net *net);
