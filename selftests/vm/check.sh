@@ -26,7 +26,10 @@ weight() {
 	local n=$1 t
 	t=$(sed -n "s/^timeout_${n//[^A-Za-z0-9_]/_}=\([0-9]\+\).*/\1/p" "$ST/settings" | tail -n 1)
 	[ -n "$t" ] || t=$(sed -n 's/^timeout=\([0-9]\+\).*/\1/p' "$ST/settings" | tail -n 1)
-	echo "${t:-120} $n"
+	t=${t:-120}
+	# perf only runs under `make perf`: here it is a quick skip
+	[ "$n" = perf ] && t=1
+	echo "$t $n"
 }
 
 tests=()
