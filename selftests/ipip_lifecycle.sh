@@ -368,7 +368,10 @@ else
 fi
 rx=$(link_stat "$R6" t6 rx_packets)
 ping_ok "$P6" 10.0.6.1 5 || fail "c: no ping from the in-tree peer after the reload"
-check_eq "c: t6 rx_packets from 5 pings after the reload" $((rx + 5)) "$(link_stat "$R6" t6 rx_packets)"
+# at least: the killed iperf3 server's orphaned socket may still be
+# retransmitting its FIN to 10.0.6.1
+check_ge "c: t6 rx_packets growth from 5 pings after the reload" 5 \
+	$(( $(link_stat "$R6" t6 rx_packets) - rx ))
 gone "$X7" t7 || fail "c: t7 is back?"
 
 # ---------------------------------------------------------------------------
