@@ -293,9 +293,14 @@ expect_reply "forwarded, 1280 bytes" "$L" 1232 "${D}6" -M "do"
 
 # The 1280-byte packets crossed the 1200 path as outer IPv4 fragments
 # without DF: tcpdump -v shows the first ones as "offset 0, flags [+]".
-frags=$(tcpdump -n -v -r "$WIRE" 2>/dev/null |
-	grep -E "offset 0, flags \[\+\], proto IPv6 \(41\), length (1[01][0-9][0-9]|1200)\)" -c)
-check_ge "outer first fragments (no DF, MF, at most 1200 bytes) of the 1280-byte packets" 3 "$frags"
+# Polled: tcpdump may write the last ones a little after the pings.
+first_frags() {
+	tcpdump -n -v -r "$WIRE" 2>/dev/null |
+		grep -c -E "offset 0, flags \[\+\], proto IPv6 \(41\), length (1[01][0-9][0-9]|1200)\)"
+}
+__frags_ge() { [ "$(first_frags)" -ge "$1" ]; }
+wait_for -t 10 __frags_ge 3
+check_ge "outer first fragments (no DF, MF, at most 1200 bytes) of the 1280-byte packets" 3 "$(first_frags)"
 
 log "6in4_pmtu took ${SECONDS}s"
 exit $RET
