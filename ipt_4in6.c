@@ -31,19 +31,7 @@ static void ipt_4in6_setup(struct net_device *dev)
 }
 
 static struct rtnl_link_ops ipt_4in6_link_ops __read_mostly = {
-	.kind		= "ipt_4in6",
-	.maxtype	= IFLA_IPT_MAX,
-	.policy		= ipt_policy6,
-	.priv_size	= sizeof(struct ipt_tunnel),
-	.setup		= ipt_4in6_setup,
-	.validate	= ipt_validate,
-	.newlink	= ipt_newlink,
-	.changelink	= ipt_changelink,
-	.get_size	= ipt_get_size,
-	.fill_info	= ipt_fill_info,
-	.get_xstats_size = ipt_get_xstats_size,
-	.fill_xstats	= ipt_fill_xstats,
-	.get_link_net	= ipt_get_link_net,
+	IPT_RTNL_LINK_OPS("ipt_4in6", ipt_policy6, ipt_4in6_setup)
 };
 
 static int ipt_4in6_rcv(struct sk_buff *skb)

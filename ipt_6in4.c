@@ -107,19 +107,7 @@ static void ipt_6in4_setup(struct net_device *dev)
 }
 
 static struct rtnl_link_ops ipt_6in4_link_ops __read_mostly = {
-	.kind		= "ipt_6in4",
-	.maxtype	= IFLA_IPT_MAX,
-	.policy		= ipt_policy4,
-	.priv_size	= sizeof(struct ipt_tunnel),
-	.setup		= ipt_6in4_setup,
-	.validate	= ipt_validate,
-	.newlink	= ipt_newlink,
-	.changelink	= ipt_changelink,
-	.get_size	= ipt_get_size,
-	.fill_info	= ipt_fill_info,
-	.get_xstats_size = ipt_get_xstats_size,
-	.fill_xstats	= ipt_fill_xstats,
-	.get_link_net	= ipt_get_link_net,
+	IPT_RTNL_LINK_OPS("ipt_6in4", ipt_policy4, ipt_6in4_setup)
 };
 
 static int ipt_6in4_rcv(struct sk_buff *skb)

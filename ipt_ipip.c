@@ -29,19 +29,7 @@ static void ipt_ipip_setup(struct net_device *dev)
 }
 
 static struct rtnl_link_ops ipt_ipip_link_ops __read_mostly = {
-	.kind		= "ipt_ipip",
-	.maxtype	= IFLA_IPT_MAX,
-	.policy		= ipt_policy4,
-	.priv_size	= sizeof(struct ipt_tunnel),
-	.setup		= ipt_ipip_setup,
-	.validate	= ipt_validate,
-	.newlink	= ipt_newlink,
-	.changelink	= ipt_changelink,
-	.get_size	= ipt_get_size,
-	.fill_info	= ipt_fill_info,
-	.get_xstats_size = ipt_get_xstats_size,
-	.fill_xstats	= ipt_fill_xstats,
-	.get_link_net	= ipt_get_link_net,
+	IPT_RTNL_LINK_OPS("ipt_ipip", ipt_policy4, ipt_ipip_setup)
 };
 
 static int ipt_ipip_rcv(struct sk_buff *skb)

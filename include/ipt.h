@@ -166,6 +166,24 @@ size_t ipt_get_size(const struct net_device *dev);
 int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev);
 struct net *ipt_get_link_net(const struct net_device *dev);
 
+/* The rtnl_link_ops of a kind: all but the name, the policy of its outer
+ * family and its setup are the core's.
+ */
+#define IPT_RTNL_LINK_OPS(_kind, _policy, _setup)		\
+	.kind		= _kind,				\
+	.maxtype	= IFLA_IPT_MAX,				\
+	.policy		= _policy,				\
+	.priv_size	= sizeof(struct ipt_tunnel),		\
+	.setup		= _setup,				\
+	.validate	= ipt_validate,				\
+	.newlink	= ipt_newlink,				\
+	.changelink	= ipt_changelink,			\
+	.get_size	= ipt_get_size,				\
+	.fill_info	= ipt_fill_info,			\
+	.get_xstats_size = ipt_get_xstats_size,			\
+	.fill_xstats	= ipt_fill_xstats,			\
+	.get_link_net	= ipt_get_link_net,
+
 /* ipt_rx.c */
 int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield);
 int ipt_rcv4(struct sk_buff *skb, const struct ipt_kind *kind);
