@@ -11,10 +11,7 @@
 
 #include "ipt.h"
 
-static struct rtnl_link_ops ipt_4in6_link_ops;
-
 static const struct ipt_kind ipt_4in6_kind = {
-	.ops		= &ipt_4in6_link_ops,
 	.inner		= htons(ETH_P_IP),
 	.family		= AF_INET6,
 	.proto		= IPPROTO_IPIP,

@@ -13,8 +13,6 @@
 
 #include "ipt.h"
 
-static struct rtnl_link_ops ipt_6in4_link_ops;
-
 /* RFC 3964 5.3: addresses that must never appear embedded in 2002::/16 */
 static bool v4_public(__be32 a)
 {
@@ -88,7 +86,6 @@ static bool ipt_6in4_auto_rcv_ok(__be32 saddr, __be32 daddr,
 }
 
 static const struct ipt_kind ipt_6in4_kind = {
-	.ops		= &ipt_6in4_link_ops,
 	.inner		= htons(ETH_P_IPV6),
 	.family		= AF_INET,
 	.proto		= IPPROTO_IPV6,

@@ -10,10 +10,7 @@
 
 #include "ipt.h"
 
-static struct rtnl_link_ops ipt_ipip_link_ops;
-
 static const struct ipt_kind ipt_ipip_kind = {
-	.ops		= &ipt_ipip_link_ops,
 	.inner		= htons(ETH_P_IP),
 	.family		= AF_INET,
 	.proto		= IPPROTO_IPIP,

@@ -126,12 +126,34 @@ static void fragment_inner(struct net_device *dev, struct sk_buff *skb,
 	ip_do_fragment(dev_net(dev), NULL, skb, xmit_fragment);
 }
 
+/* The inner packet fits the path: remember the path MTU for the clamp on
+ * receive, clamp, and make sure later packets get room for the outer
+ * headers of the underlay the route now uses.
+ */
+static void before_encap(struct ipt_tunnel *t, struct sk_buff *skb,
+			 const struct ipt_cfg *cfg, unsigned int mtu,
+			 const struct dst_entry *dst)
+{
+	struct net_device *dev = t->dev;
+	unsigned int headroom;
+
+	mtu = min(mtu, READ_ONCE(dev->mtu));
+	if (unlikely(mtu != READ_ONCE(t->path_mtu)))
+		WRITE_ONCE(t->path_mtu, mtu);
+	if (cfg->clamp_mss)
+		ipt_mss_clamp(t, skb, mtu);
+
+	headroom = LL_RESERVED_SPACE(dst->dev) + dst->header_len + cfg->hlen;
+	if (headroom > READ_ONCE(dev->needed_headroom))
+		WRITE_ONCE(dev->needed_headroom, headroom);
+}
+
 netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
 	const struct ipt_kind *kind = t->kind;
 	const struct ipt_cfg *cfg;
-	unsigned int headroom, mtu;
+	unsigned int mtu;
 	struct inner_info ii;
 	__be32 daddr, saddr;
 	struct rtable *rt;
@@ -200,16 +222,7 @@ netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)
 		goto tx_error;
 	}
 
-	mtu = min(mtu, READ_ONCE(dev->mtu));
-	if (unlikely(mtu != READ_ONCE(t->path_mtu)))
-		WRITE_ONCE(t->path_mtu, mtu);
-	if (cfg->clamp_mss)
-		ipt_mss_clamp(t, skb, mtu);
-
-	headroom = LL_RESERVED_SPACE(rt->dst.dev) + rt->dst.header_len +
-		   kind->hlen;
-	if (headroom > READ_ONCE(dev->needed_headroom))
-		WRITE_ONCE(dev->needed_headroom, headroom);
+	before_encap(t, skb, cfg, mtu, &rt->dst);
 
 	if (unlikely(iptunnel_handle_offloads(skb, SKB_GSO_IPXIP4)))
 		goto tx_error_put;
@@ -294,7 +307,7 @@ netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
 	const struct ipt_kind *kind = t->kind;
-	unsigned int headroom, mtu, pkt_len;
+	unsigned int mtu, pkt_len;
 	const struct ipt_cfg *cfg;
 	struct ipv6hdr *ip6h;
 	struct inner_info ii;
@@ -344,15 +357,7 @@ netdev_tx_t ipt_xmit6(struct sk_buff *skb, struct net_device *dev)
 		frag = true;
 	}
 
-	mtu = min(mtu, READ_ONCE(dev->mtu));
-	if (unlikely(mtu != READ_ONCE(t->path_mtu)))
-		WRITE_ONCE(t->path_mtu, mtu);
-	if (cfg->clamp_mss)
-		ipt_mss_clamp(t, skb, mtu);
-
-	headroom = LL_RESERVED_SPACE(dst->dev) + dst->header_len + cfg->hlen;
-	if (headroom > READ_ONCE(dev->needed_headroom))
-		WRITE_ONCE(dev->needed_headroom, headroom);
+	before_encap(t, skb, cfg, mtu, dst);
 
 	if (unlikely(iptunnel_handle_offloads(skb, SKB_GSO_IPXIP6)))
 		goto tx_error_put;

@@ -39,7 +39,6 @@ struct ipt_key {
 
 /* Per-kind constants and hooks; one instance per rtnl kind. */
 struct ipt_kind {
-	struct rtnl_link_ops *ops;
 	__be16 inner;		/* ETH_P_IP or ETH_P_IPV6 */
 	u8 family;		/* outer address family */
 	u8 proto;		/* outer protocol / next header */
@@ -136,8 +135,6 @@ static inline void ipt_xstat_inc(struct ipt_tunnel *t, int idx)
 }
 
 /* ipt_core.c */
-int ipt_kind_register(const struct ipt_kind *kind);
-void ipt_kind_unregister(const struct ipt_kind *kind);
 void ipt_setup(struct net_device *dev, const struct ipt_kind *kind);
 int ipt_newlink(struct net *src_net, struct net_device *dev,
 		struct nlattr *tb[], struct nlattr *data[],
