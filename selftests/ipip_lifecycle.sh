@@ -40,7 +40,7 @@
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
-# the runner does not export the path it loaded ipt.ko from
+# the runner exports the copy of ipt.ko it loaded
 KO=${IPT_KO:-${IPT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}/ipt.ko}
 PY=/usr/bin/python3
 MANY=1000

@@ -821,9 +821,10 @@ done
 
 # ipt.ko removed with keepalive tunnels up in A and P, then loaded again
 # as the runner loads it, for the tests that follow.
-if [ -n "${IPT_ROOT:-}" ] && [ -f "$IPT_ROOT/ipt.ko" ]; then
+KO=${IPT_KO:-${IPT_ROOT:-}/ipt.ko}
+if [ -f "$KO" ]; then
 	# shellcheck disable=SC2016 # expanded at exit
-	on_exit '[ -d /sys/module/ipt ] || insmod "$IPT_ROOT/ipt.ko" dyndbg=+p'
+	on_exit '[ -d /sys/module/ipt ] || insmod "$KO" dyndbg=+p'
 	check_carrier "ka-ipip (P) before rmmod" up "$P" ka-ipip
 	rmmod_ipt() { rmmod ipt 2>/dev/null; }
 	if wait_for -t 20 rmmod_ipt; then
@@ -836,7 +837,7 @@ if [ -n "${IPT_ROOT:-}" ] && [ -f "$IPT_ROOT/ipt.ko" ]; then
 		fail "rmmod ipt: $(rmmod ipt 2>&1), refcnt $(cat /sys/module/ipt/refcnt 2>/dev/null)"
 	fi
 	if [ ! -d /sys/module/ipt ]; then
-		insmod "$IPT_ROOT/ipt.ko" dyndbg=+p || die "insmod ipt.ko again failed"
+		insmod "$KO" dyndbg=+p || die "insmod ipt.ko again failed"
 	fi
 	ip -n "$P" link add ka-ipip type ipt_ipip local 192.0.2.1 remote 192.0.2.2 \
 		keepalive 1,3 && ip -n "$P" link set ka-ipip addrgenmode none &&

@@ -18,7 +18,7 @@ set -u
 
 ST=$IPT_ROOT/selftests
 KMSG_ALL=/tmp/ipt-vm/kmsg.log
-KO=$IPT_ROOT/ipt.ko
+KO=${IPT_KO:-}	# run.sh's copy of ipt.ko, empty if not built
 
 # In-tree modules the tests use.  Others are autoloaded on demand (the
 # kernel's modprobe helper works in the guest).
@@ -35,11 +35,12 @@ BAD_RE='\bBUG\b|WARNING|Oops|KASAN|UBSAN|rcu.*stall|refcount_t|unregister_netdev
 total=0
 failed=0
 mkdir -p "${KMSG_ALL%/*}"
-export IPT_ROOT IPT_PERF
+export IPT_ROOT IPT_PERF IPT_KO
 export PYTHONDONTWRITEBYTECODE=1	# the root is read-only
 # The repository's iproute2 plugins (link_*.so), for `ip link add type ipt...`.
-if [ -z "${IP_LIB_DIR:-}" ] && compgen -G "$IPT_ROOT/iproute2/link_*.so" >/dev/null; then
-	export IP_LIB_DIR=$IPT_ROOT/iproute2
+# run.sh's copies (see init) rather than the live ones.
+if [ -z "${IP_LIB_DIR:-}" ] && compgen -G "/var/tmp/ip/link_*.so" >/dev/null; then
+	export IP_LIB_DIR=/var/tmp/ip
 fi
 
 prefix() { sed -u 's/^/# /'; }
@@ -211,10 +212,10 @@ boot_ok=1
 kmsg_check "boot" || boot_ok=0
 
 ipt_ok=""
-if [ -e "$KO" ]; then
+if [ -n "$KO" ] && [ -e "$KO" ]; then
 	load_ipt && ipt_ok=1 || ipt_ok=0
 else
-	echo "# $KO not built, running without it"
+	echo "# ipt.ko not built, running without it"
 fi
 kmsg_check "ipt load" || ipt_ok=0
 BASE_LINKS=$(links_snapshot)

@@ -204,6 +204,18 @@ RUN=$(mktemp -d "$CACHE/run.XXXXXX")
 trap 'rm -rf "$RUN"' EXIT
 trap 'exit 130' INT TERM
 
+# The module and the ip plugins the guest uses travel in the initramfs:
+# copies, so that a `make` during a long run cannot swap them under the
+# tests.  IPT_KO names another build of the module (e.g. for a debug kernel).
+KO_SRC=${IPT_KO:-$ROOT/ipt.ko}
+mkdir -p "$RUN/conf/ip"
+if [ -f "$KO_SRC" ]; then
+	cp "$KO_SRC" "$RUN/conf/ipt.ko" || die "cannot copy $KO_SRC"
+fi
+for so in "$ROOT"/iproute2/link_*.so; do
+	[ -e "$so" ] && { cp "$so" "$RUN/conf/ip/" || die "cannot copy $so"; }
+done
+
 NONCE=$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')
 mkdir -p "$RUN/conf"
 cat > "$RUN/conf/run.conf" <<EOF
@@ -214,7 +226,7 @@ IPT_TESTS='${TESTS[*]}'
 IPT_PERF='$PERF'
 EOF
 # The kernel unpacks concatenated (compressed) cpio archives in order.
-(cd "$RUN/conf" && echo run.conf | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$RUN/conf.cpio.gz"
+(cd "$RUN/conf" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$RUN/conf.cpio.gz"
 cat "$INITRAMFS" "$RUN/conf.cpio.gz" > "$RUN/initrd"
 
 if [ "$PERF" = 1 ]; then
