@@ -58,8 +58,9 @@ pids=()
 for ((j = 0; j < JOBS; j++)); do
 	[ -n "${group[j]}" ] || continue
 	echo "ipt-check: guest $j:${group[j]}"
-	# each guest keeps its own console log next to the shared cache
-	IPT_VM_LOG=${IPT_VM_CACHE:-$ST/../.vm}/last.$j.log \
+	# each guest keeps its own console log next to the shared cache,
+	# as last.N.log (IPT_CHECK_LOG=NAME: NAME.N.log)
+	IPT_VM_LOG=${IPT_VM_CACHE:-$ST/../.vm}/${IPT_CHECK_LOG:-last}.$j.log \
 		"$VMDIR/run.sh" ${group[j]} >"$out/$j.log" 2>&1 &
 	pids[j]=$!
 	# stagger the boots: initramfs build and the first boot share a cache

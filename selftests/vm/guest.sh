@@ -8,11 +8,14 @@
 #   IPT_TESTS  space-separated test names (selftests/NAME.sh)
 #   IPT_NONCE  token of this run, for the end marker run.sh waits for
 #   IPT_PERF   1 for --perf runs (single vCPU, icount), else 0
+#   IPT_TIMEOUT_SCALE  multiplies the timeouts of selftests/settings
 #
 # Everything goes to the console (stdout) as kselftest TAP; the test's own
 # output is prefixed with '# '.  The kernel log is read (and cleared) after
 # each test and scanned for splats; it is kept whole in $KMSG_ALL for the
-# final ipt lifecycle check.
+# final ipt lifecycle check.  On a kernel with kmemleak (the debug kernel,
+# selftests/vm/debug-kernel.sh) a last result line "kmemleak" fails if
+# objects leaked after the boot.
 
 set -u
 
@@ -53,7 +56,7 @@ test_timeout() {
 		t=$(sed -n "s/^$key=\([0-9]\+\).*/\1/p" "$ST/settings" | tail -n 1)
 		[ -n "$t" ] || t=$(sed -n 's/^timeout=\([0-9]\+\).*/\1/p' "$ST/settings" | tail -n 1)
 	fi
-	echo "${t:-120}"
+	echo $(( ${t:-120} * ${IPT_TIMEOUT_SCALE:-1} ))
 }
 
 # Print the kernel log since the last call, append it to $KMSG_ALL, and
@@ -157,6 +160,47 @@ load_ipt() {
 	return 1
 }
 
+# kmemleak, where the kernel has it (the debug kernel).  A scan after the
+# boot finds the base kernel's suspects (some of them false positives:
+# boot-time objects referenced from places kmemleak does not scan); they
+# are marked as seen ("clear"), so that the scan after the run, ipt.ko
+# unloaded, reports only what leaked since.  kmemleak reports objects at
+# least 5 s old, and one scan may miss some: two, a few seconds apart.
+KMEMLEAK=""
+[ -w /sys/kernel/debug/kmemleak ] && KMEMLEAK=/sys/kernel/debug/kmemleak
+
+kmemleak_scan() {
+	local t0=$SECONDS
+	sleep 6
+	echo scan > "$KMEMLEAK"
+	sleep 6
+	echo scan > "$KMEMLEAK"
+	echo "# kmemleak: two scans in $((SECONDS - t0))s"
+}
+
+kmemleak_baseline() {
+	local n
+	kmemleak_scan
+	n=$(grep -c '^unreferenced object' "$KMEMLEAK")
+	echo "# kmemleak: $n suspect(s) before ipt.ko, the base kernel's: not counted"
+	echo clear > "$KMEMLEAK"
+}
+
+kmemleak_check() {
+	local report n
+	kmemleak_scan
+	report=$(cat "$KMEMLEAK")
+	n=$(grep -c '^unreferenced object' <<<"$report")
+	if [ "$n" = 0 ]; then
+		echo "# kmemleak: no leak since ipt.ko was loaded"
+		result kmemleak ok
+		return
+	fi
+	echo "# kmemleak: $n object(s) leaked during the run (frames of the unloaded ipt.ko show as bare addresses):"
+	head -n 800 <<<"$report" | prefix
+	result kmemleak "not ok" "$n leak(s)"
+}
+
 # rmmod ipt (retrying while dying netns still hold it), check the kernel log
 # once more and that every ipt device created was destroyed.
 post_checks() {
@@ -210,6 +254,7 @@ echo "# modules loaded at $(cut -d' ' -f1 /proc/uptime)s"
 # The boot log is checked like a test's, but only reported when bad.
 boot_ok=1
 kmsg_check "boot" || boot_ok=0
+[ -z "$KMEMLEAK" ] || kmemleak_baseline
 
 ipt_ok=""
 if [ -n "$KO" ] && [ -e "$KO" ]; then
@@ -226,6 +271,7 @@ else
 	read -r -a tests <<<"$IPT_TESTS"
 fi
 plan=$(( ${#tests[@]} + 1 + (boot_ok == 0) + (${#ipt_ok} > 0) ))
+[ -z "$KMEMLEAK" ] || plan=$((plan + 1))
 [ "$IPT_MODE" = demo ] && plan=$((plan + 1))
 
 echo "TAP version 13"
@@ -257,5 +303,6 @@ else
 fi
 
 post_checks
+[ -z "$KMEMLEAK" ] || kmemleak_check
 echo "# $((total - failed))/$total ok"
 echo "IPT-VM-END $IPT_NONCE failed=$failed total=$total"

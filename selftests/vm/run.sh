@@ -20,6 +20,13 @@
 #   IPT_VM_TIMEOUT    hard cap on the whole run in seconds (default 1500)
 #   IPT_VM_NO_INSTALL set to 1 to never apt-get install anything
 #   IPT_VM_LOG        where to keep the console log (default: cache/last.log)
+#   IPT_VM_KERNEL     boot this kernel image instead, one with virtio-pci and
+#                     9p built in (selftests/vm/debug-kernel.sh): the
+#                     initramfs then carries no modules
+#   IPT_VM_MODULES    directory to share as the guest's /lib/modules (with
+#                     the modules.builtin* of IPT_VM_KERNEL, for modprobe)
+#   IPT_VM_APPEND     more kernel command line
+#   IPT_TIMEOUT_SCALE multiplies the tests' timeouts in selftests/settings
 
 set -euo pipefail
 
@@ -134,6 +141,13 @@ pick_kernel() {
 }
 
 ensure_packages "${PACKAGES[@]}"
+if [ -n "${IPT_VM_KERNEL:-}" ]; then
+	# virtio-pci and 9p built in: an initramfs without modules
+	KVER=builtin
+	KERNEL=$IPT_VM_KERNEL
+	[ -z "${IPT_VM_MODULES:-}" ] || [ -d "$IPT_VM_MODULES" ] ||
+		die "IPT_VM_MODULES=$IPT_VM_MODULES is no directory"
+else
 KVER=$(pick_kernel)
 if [ -z "$KVER" ]; then
 	ensure_packages linux-image-amd64
@@ -141,6 +155,7 @@ if [ -z "$KVER" ]; then
 fi
 [ -n "$KVER" ] || die "no kernel with /boot/vmlinuz-V and /lib/modules/V found"
 KERNEL=/boot/vmlinuz-$KVER
+fi
 [ -r "$KERNEL" ] || die "cannot read $KERNEL"
 QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 not found"
 BUSYBOX=$(command -v busybox) || die "busybox not found"
@@ -150,6 +165,7 @@ BUSYBOX=$(command -v busybox) || die "busybox not found"
 # Modules needed to mount the 9p root, in insmod order, as .ko paths.
 boot_modules() {
 	local m
+	[ "$KVER" != builtin ] || return 0
 	for m in virtio_pci 9pnet_virtio 9p; do
 		modprobe -S "$KVER" --show-depends "$m" ||
 			die "modprobe -S $KVER --show-depends $m failed"
@@ -174,6 +190,7 @@ build_initramfs() {
 	mkdir -p "$CACHE"
 	tmp=$(mktemp -d "$CACHE/build.XXXXXX")
 	mkdir -p "$tmp/root/bin" "$tmp/root/modules"
+	: > "$tmp/root/modules.order"	# empty for IPT_VM_KERNEL
 	cp "$BUSYBOX" "$tmp/root/bin/busybox"
 	cp "$VMDIR/init" "$tmp/root/init"
 	chmod 755 "$tmp/root/init"
@@ -224,6 +241,8 @@ IPT_NONCE='$NONCE'
 IPT_MODE='$MODE'
 IPT_TESTS='${TESTS[*]}'
 IPT_PERF='$PERF'
+IPT_MODULES_SHARE='${IPT_VM_MODULES:+1}'
+IPT_TIMEOUT_SCALE='${IPT_TIMEOUT_SCALE:-1}'
 EOF
 # The kernel unpacks concatenated (compressed) cpio archives in order.
 (cd "$RUN/conf" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$RUN/conf.cpio.gz"
@@ -241,6 +260,15 @@ fi
 CMDLINE="console=ttyS0,115200 panic_on_warn=1 oops=panic panic=-1 loglevel=5"
 CMDLINE+=" log_buf_len=16M printk.devkmsg=on mitigations=off"
 CMDLINE+=" nokaslr random.trust_cpu=on"
+CMDLINE+=${IPT_VM_APPEND:+ $IPT_VM_APPEND}
+
+# IPT_VM_MODULES: the guest's /lib/modules, as its own 9p share
+MODSHARE=()
+if [ -n "${IPT_VM_MODULES:-}" ]; then
+	# shellcheck disable=SC2054 # qemu's commas
+	MODSHARE=(-fsdev "local,id=modules,path=$IPT_VM_MODULES,readonly=on,security_model=none,multidevs=remap"
+		-device virtio-9p-pci,fsdev=modules,mount_tag=modules)
+fi
 
 LOG=$RUN/console.log	# private: other runs may share the cache
 KEEP=${IPT_VM_LOG:-$CACHE/last.log}
@@ -256,6 +284,7 @@ timeout --foreground -k 10 "$CAP" "$QEMU" \
 	-device virtio-9p-pci,fsdev=root,mount_tag=root \
 	-fsdev "local,id=repo,path=$ROOT,readonly=on,security_model=none,multidevs=remap" \
 	-device virtio-9p-pci,fsdev=repo,mount_tag=repo \
+	"${MODSHARE[@]}" \
 	</dev/null 2>&1 | sed -u 's/[\x00\r]//g' | tee "$LOG"
 rcs=("${PIPESTATUS[@]}")
 set -e
