@@ -41,6 +41,12 @@ unit: plugins
 check: all unit
 	selftests/vm/check.sh $(T)
 
+# The guest suite on a debug kernel (KASAN, kmemleak, lockdep, UBSAN, ...)
+# built from Debian's linux-source-6.1, cached outside the tree, with its
+# own build of ipt.ko: see selftests/vm/debug-kernel.sh and the README.
+check-debug: plugins
+	selftests/vm/debug-kernel.sh $(T)
+
 demo: all
 	selftests/vm/run.sh --demo
 
@@ -123,4 +129,4 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C iproute2 clean
 
-.PHONY: all module plugins lint check demo perf clean
+.PHONY: all module plugins lint check check-debug demo perf clean
