@@ -54,6 +54,24 @@ demo: all
 perf: all
 	selftests/vm/run.sh --perf perf
 
+# The benchmark: ipt against the in-tree tunnel of each kind, case by case
+# (TCP, TCP without offloads, UDP pps, latency, receive with 0/1000/10000
+# extra tunnels, control plane, memory), interleaved in one deterministic
+# guest; about 25 minutes.  IPT_BENCH_* knobs: selftests/bench/bench.sh.
+# Results: bench/results.json (JSON lines) and bench/results.txt (table);
+# see BENCHMARKS.md.
+bench: all
+	selftests/vm/run.sh --bench
+
+# The receive case up to 100000 extra tunnels per side: 200000 devices at
+# ~45 KB each want a bigger guest, and creating them takes a while.
+bench-scale: all
+	IPT_VM_MEM=$${IPT_VM_MEM:-12G} IPT_VM_TIMEOUT=$${IPT_VM_TIMEOUT:-14400} \
+	IPT_BENCH_CASES="$${IPT_BENCH_CASES:-rx}" \
+	IPT_BENCH_EXTRA="$${IPT_BENCH_EXTRA:-0 1000 10000 100000}" \
+	IPT_BENCH_OUT="$${IPT_BENCH_OUT:-bench/results-scale.json}" \
+	selftests/vm/run.sh --bench
+
 # Installation: "make install" as root, or staged into DESTDIR for a
 # package or an image.  KVER (see above) picks the kernel.
 #   module    /lib/modules/$(KVER)/$(INSTALL_MOD_DIR)/ipt.ko through
@@ -129,4 +147,4 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C iproute2 clean
 
-.PHONY: all module plugins lint check check-debug demo perf clean
+.PHONY: all module plugins lint check check-debug demo perf bench bench-scale clean

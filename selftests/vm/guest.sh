@@ -4,7 +4,7 @@
 # The test runner inside the guest.  /init starts it chrooted into the host's
 # userspace (read-only over 9p, tmpfs on /tmp /run /var/tmp) with:
 #   IPT_ROOT   absolute path of the repository (same as on the host)
-#   IPT_MODE   "tests" or "demo"
+#   IPT_MODE   "tests", "demo" or "bench"
 #   IPT_TESTS  space-separated test names (selftests/NAME.sh)
 #   IPT_NONCE  token of this run, for the end marker run.sh waits for
 #   IPT_PERF   1 for --perf runs (single vCPU, icount), else 0
@@ -265,14 +265,14 @@ fi
 kmsg_check "ipt load" || ipt_ok=0
 BASE_LINKS=$(links_snapshot)
 
-if [ "$IPT_MODE" = demo ]; then
+if [ "$IPT_MODE" = demo ] || [ "$IPT_MODE" = bench ]; then
 	tests=()
 else
 	read -r -a tests <<<"$IPT_TESTS"
 fi
 plan=$(( ${#tests[@]} + 1 + (boot_ok == 0) + (${#ipt_ok} > 0) ))
 [ -z "$KMEMLEAK" ] || plan=$((plan + 1))
-[ "$IPT_MODE" = demo ] && plan=$((plan + 1))
+[ "$IPT_MODE" = demo ] || [ "$IPT_MODE" = bench ] && plan=$((plan + 1))
 
 echo "TAP version 13"
 echo "1..$plan"
@@ -295,6 +295,29 @@ if [ "$IPT_MODE" = demo ]; then
 		result demo ok
 	else
 		result demo "not ok" "exit=$rc"
+	fi
+elif [ "$IPT_MODE" = bench ]; then
+	# selftests/bench/bench.sh with run.sh's IPT_BENCH_* knobs, in its own
+	# mount and PID namespace as a test (no iperf3 outlives it).  Its
+	# marked result lines go to the console as they are, for run.sh to
+	# pick up; the rest is commented out of the TAP stream.
+	echo "# running selftests/bench/bench.sh"
+	(
+		if [ -r /var/tmp/bench.env ]; then
+			set -a
+			# shellcheck disable=SC1091 # written by run.sh
+			. /var/tmp/bench.env
+			set +a
+		fi
+		cd "$ST" || exit 1
+		exec unshare --mount --pid --fork --kill-child --mount-proc --propagation private \
+			/bin/sh -c "$FRESH" sh bash "$ST/bench/bench.sh"
+	) </dev/null 2>&1 | sed -u '/^@@IPT-BENCH-/!s/^/# /'
+	rc=${PIPESTATUS[0]}
+	if kmsg_check bench && [ "$rc" = 0 ]; then
+		result bench ok
+	else
+		result bench "not ok" "exit=$rc"
 	fi
 else
 	for t in "${tests[@]}"; do

@@ -4,7 +4,7 @@
 # Boot a throwaway guest under qemu and run the selftests in it, once for the
 # whole run:
 #
-#   selftests/vm/run.sh [--demo] [--perf] [TEST...]
+#   selftests/vm/run.sh [--demo] [--perf] [--bench] [TEST...]
 #
 # The host kernel cannot load modules, so everything kernel-side runs in the
 # guest: the newest installed Debian kernel (/boot/vmlinuz-V with
@@ -27,6 +27,14 @@
 #                     the modules.builtin* of IPT_VM_KERNEL, for modprobe)
 #   IPT_VM_APPEND     more kernel command line
 #   IPT_TIMEOUT_SCALE multiplies the tests' timeouts in selftests/settings
+#   IPT_VM_MEM        guest memory, qemu -m syntax (default 2G, 4G for --bench)
+#
+# --bench runs selftests/bench/bench.sh instead of the tests, in the
+# deterministic guest of --perf unless IPT_BENCH_ICOUNT=0, with a default
+# cap of 5400s.  Its IPT_BENCH_* knobs (see that script) are passed to the
+# guest; its results are written to IPT_BENCH_OUT (default
+# bench/results.json, one JSON object a line) and, as a table, to the same
+# name with .txt for .json.
 
 set -euo pipefail
 
@@ -68,6 +76,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--demo) MODE=demo ;;
 	--perf) PERF=1 ;;
+	--bench) MODE=bench ;;
 	-h|--help) usage 0 ;;
 	-*) msg "unknown option $1"; usage 2 ;;
 	*)
@@ -83,6 +92,14 @@ done
 if [ "$MODE" = tests ] && [ ${#TESTS[@]} -eq 0 ]; then
 	mapfile -t TESTS < <(list_tests)
 	[ ${#TESTS[@]} -gt 0 ] || die "no tests in selftests/"
+fi
+if [ "$MODE" = bench ]; then
+	# The figures are only comparable in guest time: icount by default.
+	[ "${IPT_BENCH_ICOUNT:-1}" = 0 ] || PERF=1
+	CAP=${IPT_VM_TIMEOUT:-5400}
+	# 10000 tunnels of each side take ~900 MB (~45 KB each)
+	: "${IPT_VM_MEM:=4G}"
+	BENCH_OUT=${IPT_BENCH_OUT:-$ROOT/bench/results.json}
 fi
 case $ROOT in
 *[[:space:]]*|*[\"\'\\\$\`]*) die "the repository path '$ROOT' must not contain blanks or quotes" ;;
@@ -244,6 +261,13 @@ IPT_PERF='$PERF'
 IPT_MODULES_SHARE='${IPT_VM_MODULES:+1}'
 IPT_TIMEOUT_SCALE='${IPT_TIMEOUT_SCALE:-1}'
 EOF
+# The benchmark's knobs, as bash assignments guest.sh sources (init
+# clears the environment).
+if [ "$MODE" = bench ]; then
+	for v in $(compgen -v IPT_BENCH_); do
+		printf '%s=%q\n' "$v" "${!v}"
+	done > "$RUN/conf/bench.env"
+fi
 # The kernel unpacks concatenated (compressed) cpio archives in order.
 (cd "$RUN/conf" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) > "$RUN/conf.cpio.gz"
 cat "$INITRAMFS" "$RUN/conf.cpio.gz" > "$RUN/initrd"
@@ -277,7 +301,7 @@ start=$(date +%s)
 
 set +e
 timeout --foreground -k 10 "$CAP" "$QEMU" \
-	-nodefaults -no-user-config -machine q35 "${ACCEL[@]}" -cpu max -m 2G \
+	-nodefaults -no-user-config -machine q35 "${ACCEL[@]}" -cpu max -m "${IPT_VM_MEM:-2G}" \
 	-kernel "$KERNEL" -initrd "$RUN/initrd" -append "$CMDLINE" \
 	-display none -monitor none -serial stdio -no-reboot \
 	-fsdev local,id=root,path=/,readonly=on,security_model=none,multidevs=remap \
@@ -335,6 +359,21 @@ else
 		[ "$lost" -le 0 ] || msg "$lost of $plan results missing"
 	fi
 	failed=$((failed + 1))
+fi
+# The benchmark's results: lines the guest marked with this run's nonce.
+if [ "$MODE" = bench ]; then
+	mkdir -p "$(dirname "$BENCH_OUT")"
+	sed -n "s/^@@IPT-BENCH-JSON $NONCE@@ //p" "$LOG" > "$BENCH_OUT.$$"
+	sed -n "s/^@@IPT-BENCH-TABLE $NONCE@@ \{0,1\}//p" "$LOG" > "${BENCH_OUT%.json}.txt.$$"
+	if [ -s "$BENCH_OUT.$$" ]; then
+		mv -f "$BENCH_OUT.$$" "$BENCH_OUT"
+		mv -f "${BENCH_OUT%.json}.txt.$$" "${BENCH_OUT%.json}.txt"
+		msg "benchmark results: $BENCH_OUT, ${BENCH_OUT%.json}.txt"
+	else
+		rm -f "$BENCH_OUT.$$" "${BENCH_OUT%.json}.txt.$$"
+		msg "no benchmark results in the console log"
+		failed=$((failed + 1))
+	fi
 fi
 { cp "$LOG" "$KEEP.$$" && mv -f "$KEEP.$$" "$KEEP"; } 2>/dev/null || KEEP="(not saved: cannot write ${KEEP})"
 msg "console log: $KEEP; ${elapsed}s for boot and run"
