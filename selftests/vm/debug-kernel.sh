@@ -33,8 +33,8 @@
 # Build time from a clean cache on the 2-core CI machine (nice 10, -j2,
 # KASAN+UBSAN instrumentation, no debug info), measured while other
 # guests ran on it: 581 s (9.7 minutes), unpacking the 138 MB tarball
-# (~10 s) and configuring included; about 2000 objects.  ipt.ko against
-# it: under 10 s.
+# (~10 s) and configuring included; some 1400 objects.  ipt.ko against
+# it: under 10 s.  The cache takes 2 GB (1.5 GB of source, 0.5 GB build).
 #
 # Environment:
 #   IPT_DEBUG_CACHE   cache directory (see above)
@@ -108,13 +108,17 @@ ensure_packages() {
 # --- the key ----------------------------------------------------------------
 
 SRCVER=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
-key() {
+# The base key: what makes a build useless; the key adds debug.config, a
+# change of which only needs an incremental build.
+basekey() {
 	{
 		echo "recipe $RECIPE allnoconfig"
-		cat "$FRAGMENT"
 		echo "source $SRCVER $(stat -c '%s %Y' "$TARBALL")"
 		gcc --version | head -n 1
 	} | sha256sum | cut -c1-16
+}
+key() {
+	{ basekey; cat "$FRAGMENT"; } | sha256sum | cut -c1-16
 }
 
 if [ "$MODE" = cached ]; then
@@ -132,6 +136,7 @@ ensure_packages "${PACKAGES[@]}"
 SRCVER=$(dpkg-query -W -f='${Version}' linux-source-6.1)
 [ -r "$TARBALL" ] || die "no $TARBALL (package linux-source-6.1)"
 KEY=$(key)
+BASEKEY=$(basekey)
 SRC=$CACHE/src-$SRCVER
 K=$CACHE/build-$KEY
 
@@ -189,9 +194,20 @@ build_kernel() {
 	fi
 	t0=$(date +%s)
 	unpack_source
-	# older keys' builds: a changed config or compiler makes them useless
+	# Older keys' builds: of the same source and compiler, one is updated
+	# for the new debug.config (kbuild rebuilds what the changed options
+	# touch); the others are of no more use.
 	for d in "$CACHE"/build-*; do
-		[ "$d" = "$K" ] || [ ! -d "$d" ] || { msg "removing the stale $d"; rm -rf "$d"; }
+		[ "$d" != "$K" ] && [ -d "$d" ] || continue
+		if [ ! -e "$K" ] && [ -f "$d/.configured" ] &&
+		   [ "$(cat "$d/basekey" 2>/dev/null)" = "$BASEKEY" ]; then
+			msg "updating the build in $d for the changed debug.config"
+			rm -f "$d/.complete" "$d/.configured"
+			mv "$d" "$K"
+		else
+			msg "removing the stale $d"
+			rm -rf "$d"
+		fi
 	done
 	if [ -f "$K/.configured" ]; then
 		# make picks up where an interrupted build (a CI run out of
@@ -199,8 +215,8 @@ build_kernel() {
 		msg "resuming the build in $K"
 		echo "resumed" > "$K/resumed"
 	else
-		rm -rf "$K"
-		mkdir -p "$K"
+		[ -f "$K/basekey" ] || { rm -rf "$K"; mkdir -p "$K"; }
+		echo "$BASEKEY" > "$K/basekey"
 		msg "configuring in $K (key $KEY)"
 		make -s -C "$SRC" O="$K" KCONFIG_ALLCONFIG="$FRAGMENT" allnoconfig >&2 ||
 			die "make allnoconfig failed"
