@@ -21,15 +21,12 @@
 #define IPT_FEATURES (NETIF_F_SG | NETIF_F_FRAGLIST | NETIF_F_HIGHDMA | \
 		      NETIF_F_GSO_SOFTWARE | NETIF_F_HW_CSUM)
 
-struct ipt_net {
-	struct rhltable table;		/* receive lookup, RCU readers */
-	struct list_head tunnels;	/* all tunnels of this underlay, RTNL */
-	int wild_local;			/* tunnels with local "any" */
-	int wild_remote;		/* tunnels with remote "any" (6to4) */
-	unsigned long __percpu *no_tunnel;	/* IPT_XSTATS_NO_TUNNEL */
-};
+/* What "fast-path no" turns off: GSO needs SG, GRO is done by gro_cells. */
+#define IPT_FAST_PATH_FEATURES (NETIF_F_SG | NETIF_F_FRAGLIST | \
+				NETIF_F_GSO_SOFTWARE | NETIF_F_GSO | \
+				NETIF_F_HW_CSUM | NETIF_F_GRO)
 
-static unsigned int ipt_net_id __read_mostly;
+unsigned int ipt_net_id __read_mostly;
 
 static const struct rhashtable_params ipt_rht_params = {
 	.key_len = sizeof(struct ipt_key),
@@ -75,7 +72,7 @@ struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 			      const void *local, const void *remote,
 			      int ifindex)
 {
-	struct ipt_net *in = net_generic(net, ipt_net_id);
+	struct ipt_net *in = ipt_net(net);
 	struct ipt_tunnel *t;
 	struct ipt_key key;
 
@@ -103,96 +100,12 @@ struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 	return t;
 }
 
-/* RTNL or RCU.  The device the route to the remote leaves through, or
- * NULL (no remote, no route, or a route over the tunnel itself).  No
- * reference is taken: the device stays valid under RTNL or RCU.
- */
-struct net_device *ipt_route_dev(struct ipt_tunnel *t,
-				 const struct ipt_cfg *cfg)
-{
-	const struct ipt_kind *kind = t->kind;
-	struct net_device *tdev = NULL;
-
-	if (kind->family == AF_INET && cfg->remote.ip4) {
-		struct rtable *rt;
-
-		rt = ip_route_output(t->net, cfg->remote.ip4, cfg->local.ip4,
-				     0, cfg->link);
-		if (!IS_ERR(rt)) {
-			tdev = rt->dst.dev;
-			ip_rt_put(rt);
-		}
-	} else if (kind->family == AF_INET6 &&
-		   !ipv6_addr_any(&cfg->remote.ip6)) {
-		struct flowi6 fl6 = {
-			.daddr = cfg->remote.ip6,
-			.saddr = cfg->local.ip6,
-			.flowi6_oif = cfg->link,
-			.flowi6_proto = kind->proto,
-		};
-		struct dst_entry *dst;
-
-		dst = ip6_route_output(t->net, NULL, &fl6);
-		if (!dst->error)
-			tdev = dst->dev;
-		dst_release(dst);
-	}
-	return tdev == t->dev ? NULL : tdev;
-}
-
-/* RTNL or RCU.  Is the remote reachable through a device that is up? */
-bool ipt_routable(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
-		  const struct net_device *tdev)
-{
-	return ipt_addr_any(t->kind, &cfg->remote) ||
-	       (tdev && netif_running(tdev) && netif_carrier_ok(tdev));
-}
-
-/* RTNL.  Resolve the underlay for @cfg and return the MTU the tunnel
- * should have: the underlay device's MTU minus our header, or the
- * Ethernet default when the remote is not routable yet.
- */
-static int resolve_underlay(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
-			    bool *routable)
-{
-	struct net_device *tdev = ipt_route_dev(t, cfg);
-	int mtu = ETH_DATA_LEN;
-
-	*routable = ipt_routable(t, cfg, tdev);
-	if (!tdev && cfg->link)
-		tdev = __dev_get_by_index(t->net, cfg->link);
-
-	t->underlay_ifindex = tdev ? tdev->ifindex : 0;
-	if (tdev) {
-		mtu = tdev->mtu;
-		t->dev->needed_headroom = LL_RESERVED_SPACE(tdev) + cfg->hlen;
-	}
-	mtu -= cfg->hlen;
-	return clamp_t(int, mtu, t->dev->min_mtu, t->dev->max_mtu);
-}
-
-/* RTNL.  Carrier and (unless the user set it) MTU follow the underlay. */
-static void update_underlay(struct ipt_tunnel *t)
-{
-	bool routable;
-	int mtu;
-
-	mtu = resolve_underlay(t, rtnl_dereference(t->cfg), &routable);
-	ipt_underlay_seen(t, routable);
-	if (t->mtu_user || mtu == t->dev->mtu)
-		return;
-	t->mtu_auto = true;
-	dev_set_mtu(t->dev, mtu);
-	t->mtu_auto = false;
-}
-
 static void ipt_dev_free(struct net_device *dev)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
 
 	gro_cells_destroy(&t->gro_cells);
 	dst_cache_destroy(&t->dst_cache);
-	free_percpu(t->xstats);
 	free_percpu(dev->tstats);
 	kfree(rcu_dereference_protected(t->cfg, 1));
 	RCU_INIT_POINTER(t->cfg, NULL);
@@ -230,22 +143,16 @@ static void unhash_tunnel(struct ipt_net *in, struct ipt_tunnel *t)
 static int ipt_dev_init(struct net_device *dev)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
-	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	struct ipt_net *in = ipt_net(t->net);
 	int err;
 
 	dev->tstats = netdev_alloc_pcpu_stats(struct pcpu_sw_netstats);
 	if (!dev->tstats)
 		return -ENOMEM;
 
-	t->xstats = netdev_alloc_pcpu_stats(struct ipt_pcpu_xstats);
-	if (!t->xstats) {
-		err = -ENOMEM;
-		goto err_free_stats;
-	}
-
 	err = dst_cache_init(&t->dst_cache, GFP_KERNEL);
 	if (err)
-		goto err_free_xstats;
+		goto err_free_stats;
 
 	err = gro_cells_init(&t->gro_cells, dev);
 	if (err)
@@ -256,6 +163,7 @@ static int ipt_dev_init(struct net_device *dev)
 		goto err_destroy_gro_cells;
 
 	list_add_tail(&t->list, &in->tunnels);
+	ipt_underlay_attach(t);
 	netdev_lockdep_set_classes(dev);
 	pr_debug("%s: created\n", dev->name);
 	return 0;
@@ -264,9 +172,6 @@ err_destroy_gro_cells:
 	gro_cells_destroy(&t->gro_cells);
 err_destroy_dst_cache:
 	dst_cache_destroy(&t->dst_cache);
-err_free_xstats:
-	free_percpu(t->xstats);
-	t->xstats = NULL;
 err_free_stats:
 	free_percpu(dev->tstats);
 	dev->tstats = NULL;
@@ -281,8 +186,9 @@ static void ipt_dev_uninit(struct net_device *dev)
 	struct ipt_tunnel *t = netdev_priv(dev);
 
 	ipt_ka_stop(t);
-	unhash_tunnel(net_generic(t->net, ipt_net_id), t);
+	unhash_tunnel(ipt_net(t->net), t);
 	list_del(&t->list);
+	ipt_underlay_detach(t);
 	dst_cache_reset(&t->dst_cache);
 }
 
@@ -291,7 +197,7 @@ static int ipt_dev_open(struct net_device *dev)
 	struct ipt_tunnel *t = netdev_priv(dev);
 
 	/* The underlay may have been configured after the tunnel. */
-	update_underlay(t);
+	ipt_underlay_update(t);
 	ipt_ka_start(t);
 	return 0;
 }
@@ -310,6 +216,19 @@ static int ipt_change_mtu(struct net_device *dev, int new_mtu)
 		t->mtu_user = true;
 	WRITE_ONCE(dev->mtu, new_mtu);
 	return 0;
+}
+
+/* RTNL.  Without the fast path the stack segments and checksums every
+ * packet before handing it to us, and received packets skip GRO.
+ */
+static netdev_features_t ipt_fix_features(struct net_device *dev,
+					  netdev_features_t features)
+{
+	struct ipt_tunnel *t = netdev_priv(dev);
+
+	if (!rtnl_dereference(t->cfg)->fast_path)
+		features &= ~IPT_FAST_PATH_FEATURES;
+	return features;
 }
 
 static int ipt_get_iflink(const struct net_device *dev)
@@ -331,6 +250,7 @@ static const struct net_device_ops ipt_netdev_ops4 = {
 	.ndo_get_stats64	= dev_get_tstats64,
 	.ndo_change_mtu		= ipt_change_mtu,
 	.ndo_get_iflink		= ipt_get_iflink,
+	.ndo_fix_features	= ipt_fix_features,
 };
 
 static const struct net_device_ops ipt_netdev_ops6 = {
@@ -342,6 +262,7 @@ static const struct net_device_ops ipt_netdev_ops6 = {
 	.ndo_get_stats64	= dev_get_tstats64,
 	.ndo_change_mtu		= ipt_change_mtu,
 	.ndo_get_iflink		= ipt_get_iflink,
+	.ndo_fix_features	= ipt_fix_features,
 };
 
 void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
@@ -351,6 +272,7 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 	t->kind = kind;
 	t->dev = dev;
 	INIT_LIST_HEAD(&t->list);
+	INIT_LIST_HEAD(&t->ul_node);
 	ipt_ka_init(t);
 
 	dev->netdev_ops = kind->family == AF_INET ? &ipt_netdev_ops4 :
@@ -379,7 +301,7 @@ void ipt_setup(struct net_device *dev, const struct ipt_kind *kind)
 static int check_dup(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
 		     struct netlink_ext_ack *extack)
 {
-	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	struct ipt_net *in = ipt_net(t->net);
 	struct rhlist_head *list, *pos;
 	struct ipt_tunnel *other;
 	struct ipt_key key;
@@ -443,6 +365,7 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 	cfg->encap_limit = IPT_ENCAP_LIMIT_NONE;
 	cfg->flowlabel = IPT_FLOWLABEL_AUTO;
 	cfg->clamp_mss = true;
+	cfg->fast_path = true;
 	cfg->ka_retries = IPT_KEEPALIVE_RETRIES_DEFAULT;
 
 	t->net = src_net;
@@ -457,7 +380,7 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 	RCU_INIT_POINTER(t->cfg, cfg);
 	set_dev_addrs(dev, cfg);
 
-	mtu = resolve_underlay(t, cfg, &routable);
+	mtu = ipt_underlay_resolve(t, cfg, &routable);
 	if (tb[IFLA_MTU])
 		t->mtu_user = true;
 	else
@@ -479,7 +402,7 @@ int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 		   struct nlattr *data[], struct netlink_ext_ack *extack)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
-	struct ipt_net *in = net_generic(t->net, ipt_net_id);
+	struct ipt_net *in = ipt_net(t->net);
 	struct ipt_cfg *old = rtnl_dereference(t->cfg);
 	struct ipt_key key = t->key;
 	struct ipt_cfg *cfg;
@@ -523,10 +446,12 @@ int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 		}
 	}
 	dst_cache_reset(&t->dst_cache);
+	if (cfg->fast_path != old->fast_path)
+		netdev_update_features(dev);
 	kfree(old);
 
 	set_dev_addrs(dev, cfg);
-	update_underlay(t);
+	ipt_underlay_update(t);
 	ipt_ka_start(t);
 	netdev_state_change(dev);
 	return 0;
@@ -542,29 +467,19 @@ size_t ipt_get_xstats_size(const struct net_device *dev)
 	       IPT_XSTATS_MAX * nla_total_size_64bit(sizeof(u64));
 }
 
-/* Under RTNL or RCU: sums the per-cpu counters. */
+/* Under RTNL or RCU */
 int ipt_fill_xstats(struct sk_buff *skb, const struct net_device *dev)
 {
 	const struct ipt_tunnel *t = netdev_priv(dev);
-	struct ipt_net *in = net_generic(t->net, ipt_net_id);
-	u64 sum[__IPT_XSTATS_MAX] = {};
+	struct ipt_net *in = ipt_net(t->net);
+	u64 sum[__IPT_XSTATS_MAX];
 	struct nlattr *nest;
 	int cpu, i;
 
-	for_each_possible_cpu(cpu) {
-		const struct ipt_pcpu_xstats *x = per_cpu_ptr(t->xstats, cpu);
-		u64 v[__IPT_XSTATS_MAX];
-		unsigned int start;
-
-		do {
-			start = u64_stats_fetch_begin(&x->syncp);
-			for (i = 0; i < __IPT_XSTATS_MAX; i++)
-				v[i] = u64_stats_read(&x->cnt[i]);
-		} while (u64_stats_fetch_retry(&x->syncp, start));
-		for (i = 0; i < __IPT_XSTATS_MAX; i++)
-			sum[i] += v[i];
+	for (i = 0; i < __IPT_XSTATS_MAX; i++)
+		sum[i] = atomic64_read(&t->xstats[i]);
+	for_each_possible_cpu(cpu)
 		sum[IPT_XSTATS_NO_TUNNEL] += *per_cpu_ptr(in->no_tunnel, cpu);
-	}
 
 	nest = nla_nest_start(skb, IFLA_INFO_XSTATS);
 	if (!nest)
@@ -583,73 +498,19 @@ err_cancel:
 /* BH: a packet of one of our protocols that matched no ipt tunnel. */
 void ipt_count_no_tunnel(struct net *net)
 {
-	struct ipt_net *in = net_generic(net, ipt_net_id);
+	struct ipt_net *in = ipt_net(net);
 
 	this_cpu_inc(*in->no_tunnel);
 }
 
-/* RTNL.  Follow the underlay: carrier follows the reachability of the
- * remote, and a tunnel whose MTU the user did not set tracks its underlay
- * device's MTU.  Routes may move on any device or address change, so
- * every tunnel of the namespace is looked at again then.
- */
-static void underlay_changed(struct net_device *dev, unsigned long event)
-{
-	struct ipt_net *in = net_generic(dev_net(dev), ipt_net_id);
-	struct ipt_tunnel *t;
-
-	list_for_each_entry(t, &in->tunnels, list) {
-		if (t->dev == dev)
-			continue;
-		if (event == NETDEV_UNREGISTER &&
-		    t->underlay_ifindex == dev->ifindex)
-			t->underlay_ifindex = 0;
-		if (event != NETDEV_CHANGEMTU ||
-		    t->underlay_ifindex == dev->ifindex)
-			update_underlay(t);
-	}
-}
-
-static int ipt_netdev_event(struct notifier_block *nb, unsigned long event,
-			    void *ptr)
-{
-	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
-
-	switch (event) {
-	case NETDEV_UP:
-	case NETDEV_DOWN:
-	case NETDEV_CHANGE:
-	case NETDEV_CHANGEMTU:
-	case NETDEV_UNREGISTER:
-		underlay_changed(dev, event);
-	}
-	return NOTIFY_DONE;
-}
-
-static int ipt_inetaddr_event(struct notifier_block *nb, unsigned long event,
-			      void *ptr)
-{
-	const struct in_ifaddr *ifa = ptr;
-
-	underlay_changed(ifa->ifa_dev->dev, event);
-	return NOTIFY_DONE;
-}
-
-static struct notifier_block ipt_notifier = {
-	.notifier_call = ipt_netdev_event,
-};
-
-static struct notifier_block ipt_inetaddr_notifier = {
-	.notifier_call = ipt_inetaddr_event,
-};
-
 static int __net_init ipt_net_init(struct net *net)
 {
-	struct ipt_net *in = net_generic(net, ipt_net_id);
+	struct ipt_net *in = ipt_net(net);
 
 	int err;
 
 	INIT_LIST_HEAD(&in->tunnels);
+	ipt_underlay_net_init(in);
 	in->no_tunnel = alloc_percpu(unsigned long);
 	if (!in->no_tunnel)
 		return -ENOMEM;
@@ -672,7 +533,7 @@ static void __net_exit ipt_net_exit_batch(struct list_head *net_list)
 
 	rtnl_lock();
 	list_for_each_entry(net, net_list, exit_list) {
-		in = net_generic(net, ipt_net_id);
+		in = ipt_net(net);
 		list_for_each_entry(t, &in->tunnels, list)
 			unregister_netdevice_queue(t->dev, &kill);
 	}
@@ -692,8 +553,9 @@ static void __net_exit ipt_net_free_batch(struct list_head *net_list)
 	struct ipt_net *in;
 	struct net *net;
 
+	ipt_underlay_net_exit_batch(net_list);
 	list_for_each_entry(net, net_list, exit_list) {
-		in = net_generic(net, ipt_net_id);
+		in = ipt_net(net);
 		rhltable_destroy(&in->table);
 		free_percpu(in->no_tunnel);
 	}
@@ -722,17 +584,13 @@ static int __init ipt_init(void)
 	if (err)
 		goto err_unregister_subsys;
 
-	err = register_netdevice_notifier(&ipt_notifier);
+	err = ipt_underlay_init();
 	if (err)
 		goto err_unregister_pernet;
 
-	err = register_inetaddr_notifier(&ipt_inetaddr_notifier);
-	if (err)
-		goto err_unregister_notifier;
-
 	err = ipt_ipip_init();
 	if (err)
-		goto err_unregister_inetaddr;
+		goto err_uninit_underlay;
 
 	err = ipt_6in4_init();
 	if (err)
@@ -748,10 +606,8 @@ err_uninit_6in4:
 	ipt_6in4_uninit();
 err_uninit_ipip:
 	ipt_ipip_uninit();
-err_unregister_inetaddr:
-	unregister_inetaddr_notifier(&ipt_inetaddr_notifier);
-err_unregister_notifier:
-	unregister_netdevice_notifier(&ipt_notifier);
+err_uninit_underlay:
+	ipt_underlay_uninit();
 err_unregister_pernet:
 	unregister_pernet_device(&ipt_net_dev_ops);
 err_unregister_subsys:
@@ -764,8 +620,7 @@ static void __exit ipt_exit(void)
 	ipt_4in6_uninit();
 	ipt_6in4_uninit();
 	ipt_ipip_uninit();
-	unregister_inetaddr_notifier(&ipt_inetaddr_notifier);
-	unregister_netdevice_notifier(&ipt_notifier);
+	ipt_underlay_uninit();
 	unregister_pernet_device(&ipt_net_dev_ops);
 	unregister_pernet_subsys(&ipt_net_ops);
 	rcu_barrier();

@@ -229,6 +229,7 @@ static void ipt_ka_timer(struct timer_list *timer)
 		/* the peer gets a full grace period from now on */
 		WRITE_ONCE(t->last_rx, jiffies);
 		set_underlay_down(t, false);
+		ipt_underlay_recheck(t);
 	}
 	if (!interval)
 		goto out;
@@ -289,6 +290,11 @@ static void reflect(struct ipt_tunnel *t, struct sk_buff *skb)
 {
 	const struct ipt_cfg *cfg = rcu_dereference(t->cfg);
 
+	/* We are going to write headers in front of the data: a packet
+	 * tap (tcpdump on the underlay) may still share it.
+	 */
+	if (skb_unclone(skb, GFP_ATOMIC))
+		goto drop;
 	skb_scrub_packet(skb, true);
 	skb_reset_network_header(skb);
 	skb->ip_summed = CHECKSUM_NONE;

@@ -28,6 +28,7 @@ const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1] = {
 				    .reject_message = "encaplimit is only valid for ipt_4in6" },
 	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_REJECT,
 				    .reject_message = "flowlabel is only valid for ipt_4in6" },
+	[IFLA_IPT_FAST_PATH]	= NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1] = {
@@ -43,6 +44,7 @@ const struct nla_policy ipt_policy6[IFLA_IPT_MAX + 1] = {
 	[IFLA_IPT_KEEPALIVE_RETRIES] = { .type = NLA_U32 },
 	[IFLA_IPT_ENCAP_LIMIT]	= { .type = NLA_U16 },
 	[IFLA_IPT_FLOWLABEL]	= { .type = NLA_U32 },
+	[IFLA_IPT_FAST_PATH]	= NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 int ipt_validate(struct nlattr *tb[], struct nlattr *data[],
@@ -127,6 +129,8 @@ int ipt_parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 		cfg->encap_limit = nla_get_u16(data[IFLA_IPT_ENCAP_LIMIT]);
 	if (data && data[IFLA_IPT_FLOWLABEL])
 		cfg->flowlabel = nla_get_u32(data[IFLA_IPT_FLOWLABEL]);
+	if (data && data[IFLA_IPT_FAST_PATH])
+		cfg->fast_path = nla_get_u8(data[IFLA_IPT_FAST_PATH]);
 	/* the RFC 2473 destination option: 8 more bytes of outer header */
 	cfg->hlen = kind->hlen +
 		    (cfg->encap_limit != IPT_ENCAP_LIMIT_NONE ? 8 : 0);
@@ -173,6 +177,7 @@ size_t ipt_get_size(const struct net_device *dev)
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DSCP */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_DF */
 	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_CLAMP_MSS */
+	       nla_total_size(sizeof(u8)) +		/* IFLA_IPT_FAST_PATH */
 	       nla_total_size(sizeof(u32)) +	/* IFLA_IPT_KEEPALIVE_INTERVAL */
 	       nla_total_size(sizeof(u32)) +	/* IFLA_IPT_KEEPALIVE_RETRIES */
 	       nla_total_size(sizeof(u16)) +		/* IFLA_IPT_ENCAP_LIMIT */
@@ -192,6 +197,7 @@ int ipt_fill_info(struct sk_buff *skb, const struct net_device *dev)
 	    nla_put_u8(skb, IFLA_IPT_DSCP, cfg->dscp) ||
 	    nla_put_u8(skb, IFLA_IPT_DF, cfg->df) ||
 	    nla_put_u8(skb, IFLA_IPT_CLAMP_MSS, cfg->clamp_mss) ||
+	    nla_put_u8(skb, IFLA_IPT_FAST_PATH, cfg->fast_path) ||
 	    nla_put_u32(skb, IFLA_IPT_KEEPALIVE_INTERVAL, cfg->ka_interval) ||
 	    nla_put_u32(skb, IFLA_IPT_KEEPALIVE_RETRIES, cfg->ka_retries))
 		return -EMSGSIZE;

@@ -164,6 +164,7 @@ static void relay_icmp4(struct ipt_tunnel *t, struct sk_buff *skb,
 	struct sk_buff *skb2;
 	struct rtable *rt;
 	struct flowi4 fl4;
+	bool local;
 
 	if (!pskb_may_pull(skb, offset + sizeof(struct iphdr)))
 		return;
@@ -185,9 +186,10 @@ static void relay_icmp4(struct ipt_tunnel *t, struct sk_buff *skb,
 	if (IS_ERR(rt))
 		goto out;
 	skb2->dev = rt->dst.dev;
+	local = rt->rt_flags & RTCF_LOCAL;
 	ip_rt_put(rt);
 
-	if (rt->rt_flags & RTCF_LOCAL) {
+	if (local) {
 		rt = ip_route_output_ports(net, &fl4, NULL, eiph->daddr,
 					   eiph->saddr, 0, 0, IPPROTO_IP,
 					   RT_TOS(eiph->tos), 0);
@@ -228,6 +230,7 @@ static void relay_icmp6(struct ipt_tunnel *t, struct sk_buff *skb,
 {
 	struct net *net = dev_net(t->dev);
 	const struct ipv6hdr *eip6h;
+	unsigned int tunnel_mtu;
 	struct sk_buff *skb2;
 	struct rt6_info *rt;
 
@@ -249,6 +252,7 @@ static void relay_icmp6(struct ipt_tunnel *t, struct sk_buff *skb,
 	rt = rt6_lookup(net, &eip6h->daddr, &eip6h->saddr, 0, skb2, 0);
 	if (!rt)
 		goto out;
+	tunnel_mtu = dst_mtu(&rt->dst);
 	if (rt->dst.dev != t->dev) {
 		ip6_rt_put(rt);
 		goto out;
@@ -263,6 +267,9 @@ static void relay_icmp6(struct ipt_tunnel *t, struct sk_buff *skb,
 
 	if (type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED) {
 		mtu = max_t(u32, mtu, IPV6_MIN_MTU);
+		/* as relay_icmp4(): only news that lower the path */
+		if (mtu >= tunnel_mtu)
+			goto out;
 		ip6_update_pmtu(skb2, net, htonl(mtu), 0, 0,
 				sock_net_uid(net, NULL));
 		icmpv6_send(skb2, ICMPV6_PKT_TOOBIG, 0, mtu);
@@ -304,7 +311,10 @@ int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind)
 			ipt_xstat_inc(t, IPT_XSTATS_PMTU_UPDATES);
 			if (info <= kind->hlen)
 				return 0;
-			info -= kind->hlen;
+			/* what the inner sender may be told (IPv6: 1280,
+			 * relay_icmp6() sees to it)
+			 */
+			info = max_t(u32, info - kind->hlen, IPV4_MIN_MTU);
 			break;
 		}
 		if (code == ICMP_SR_FAILED)

@@ -144,8 +144,7 @@ static void before_encap(struct ipt_tunnel *t, struct sk_buff *skb,
 		ipt_mss_clamp(t, skb, mtu);
 
 	headroom = LL_RESERVED_SPACE(dst->dev) + dst->header_len + cfg->hlen;
-	if (headroom > READ_ONCE(dev->needed_headroom))
-		WRITE_ONCE(dev->needed_headroom, headroom);
+	ipt_adj_headroom(dev, headroom);
 }
 
 netdev_tx_t ipt_xmit4(struct sk_buff *skb, struct net_device *dev)

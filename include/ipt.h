@@ -5,11 +5,14 @@
 #ifndef _IPT_H
 #define _IPT_H
 
+#include <linux/hashtable.h>
 #include <linux/netdevice.h>
 #include <linux/rhashtable.h>
+#include <linux/workqueue.h>
 #include <net/dst_cache.h>
 #include <net/gro_cells.h>
 #include <net/ipv6.h>
+#include <net/netns/generic.h>
 #include <net/rtnetlink.h>
 #include <uapi/linux/ipt.h>
 
@@ -69,19 +72,48 @@ struct ipt_cfg {
 	u8 dscp;
 	u8 df;
 	bool clamp_mss;
+	bool fast_path;		/* offloads: see ipt_fix_features() */
 	u32 ka_interval;	/* seconds, 0 = off */
 	u32 ka_retries;
 	struct rcu_head rcu;
 };
 
-struct ipt_pcpu_xstats {
-	u64_stats_t cnt[__IPT_XSTATS_MAX];
-	struct u64_stats_sync syncp;
+/* The tunnels carried by one underlay device (ipt_underlay.c).  Looked
+ * up under RTNL, or under RCU from the IPv6 address notifier.
+ */
+struct ipt_underlay {
+	struct hlist_node node;		/* ipt_net::underlays */
+	struct list_head tunnels;	/* ipt_tunnel::ul_node, RTNL */
+	int ifindex;			/* 0: ipt_net::unrouted */
+	bool pending;			/* an IPv6 address changed */
+	struct rcu_head rcu;
 };
+
+/* Per network namespace: the tunnels whose underlay is there. */
+struct ipt_net {
+	struct rhltable table;		/* receive lookup, RCU readers */
+	struct list_head tunnels;	/* all tunnels of this underlay, RTNL */
+	int wild_local;			/* tunnels with local "any" */
+	int wild_remote;		/* tunnels with remote "any" (6to4) */
+	unsigned long __percpu *no_tunnel;	/* IPT_XSTATS_NO_TUNNEL */
+
+	/* ipt_underlay.c: tunnels by underlay device, RTNL (RCU readers) */
+	DECLARE_HASHTABLE(underlays, 4);
+	struct ipt_underlay unrouted;	/* tunnels with no route */
+	bool recheck;			/* work: look at every tunnel */
+	bool dying;			/* no more work from notifiers */
+	struct work_struct ul_work;	/* IPv6 address changes */
+};
+
+extern unsigned int ipt_net_id;
+
+static inline struct ipt_net *ipt_net(const struct net *net)
+{
+	return net_generic(net, ipt_net_id);
+}
 
 struct ipt_tunnel {
 	struct ipt_cfg __rcu *cfg;
-	struct ipt_pcpu_xstats __percpu *xstats;
 	const struct ipt_kind *kind;
 	struct net_device *dev;
 	/* Underlay namespace: where outer packets are routed and received.
@@ -99,6 +131,13 @@ struct ipt_tunnel {
 
 	unsigned int path_mtu;		/* last seen by transmit, for the clamp */
 
+	/* Extended statistics.  None counts data packets that are passed
+	 * on, only exceptions (drops, probes, clamped SYNs, ICMP), so they
+	 * are plain atomics: per-cpu copies would cost each tunnel 112
+	 * bytes per possible CPU that the in-tree tunnels do not pay.
+	 */
+	atomic64_t xstats[__IPT_XSTATS_MAX];
+
 	/* Keepalive and carrier, see ipt_keepalive.c */
 	unsigned long last_rx;		/* jiffies, peer last heard */
 	struct timer_list ka_timer;
@@ -107,6 +146,8 @@ struct ipt_tunnel {
 	bool underlay_down;		/* remote not routable */
 
 	int underlay_ifindex;		/* last resolved underlay, RTNL */
+	struct ipt_underlay *ul;	/* its group, NULL if unregistered */
+	struct list_head ul_node;	/* ipt_underlay::tunnels, RTNL */
 	bool mtu_user;			/* MTU set by the user: sticky */
 	bool mtu_auto;			/* we are changing the MTU ourselves */
 };
@@ -123,15 +164,23 @@ static inline bool ipt_addr_any(const struct ipt_kind *kind,
 	return kind->family == AF_INET ? !a->ip4 : ipv6_addr_any(&a->ip6);
 }
 
-/* BH context (transmit, receive, timers) */
+/* Tunnels routed over each other would raise each other's headroom on
+ * every packet until the u16 wraps (as in-tree, CVE-2024-26804): capped.
+ */
+#define IPT_MAX_HEADROOM	512
+
+static inline void ipt_adj_headroom(struct net_device *dev,
+				    unsigned int headroom)
+{
+	headroom = min_t(unsigned int, headroom, IPT_MAX_HEADROOM);
+	if (headroom > READ_ONCE(dev->needed_headroom))
+		WRITE_ONCE(dev->needed_headroom, headroom);
+}
+
+/* Any context */
 static inline void ipt_xstat_inc(struct ipt_tunnel *t, int idx)
 {
-	struct ipt_pcpu_xstats *x = get_cpu_ptr(t->xstats);
-
-	u64_stats_update_begin(&x->syncp);
-	u64_stats_inc(&x->cnt[idx]);
-	u64_stats_update_end(&x->syncp);
-	put_cpu_ptr(t->xstats);
+	atomic64_inc(&t->xstats[idx]);
 }
 
 /* ipt_core.c */
@@ -141,16 +190,28 @@ int ipt_newlink(struct net *src_net, struct net_device *dev,
 		struct netlink_ext_ack *extack);
 int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 		   struct nlattr *data[], struct netlink_ext_ack *extack);
-struct net_device *ipt_route_dev(struct ipt_tunnel *t,
-				 const struct ipt_cfg *cfg);
-bool ipt_routable(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
-		  const struct net_device *tdev);
 size_t ipt_get_xstats_size(const struct net_device *dev);
 int ipt_fill_xstats(struct sk_buff *skb, const struct net_device *dev);
 void ipt_count_no_tunnel(struct net *net);
 struct ipt_tunnel *ipt_lookup(struct net *net, const struct ipt_kind *kind,
 			      const void *local, const void *remote,
 			      int ifindex);
+
+/* ipt_underlay.c */
+struct net_device *ipt_route_dev(struct ipt_tunnel *t,
+				 const struct ipt_cfg *cfg);
+bool ipt_routable(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+		  const struct net_device *tdev);
+int ipt_underlay_resolve(struct ipt_tunnel *t, const struct ipt_cfg *cfg,
+			 bool *routable);
+void ipt_underlay_update(struct ipt_tunnel *t);
+void ipt_underlay_attach(struct ipt_tunnel *t);
+void ipt_underlay_detach(struct ipt_tunnel *t);
+void ipt_underlay_recheck(struct ipt_tunnel *t);
+void ipt_underlay_net_init(struct ipt_net *in);
+void ipt_underlay_net_exit_batch(struct list_head *net_list);
+int ipt_underlay_init(void);
+void ipt_underlay_uninit(void);
 
 /* ipt_netlink.c */
 extern const struct nla_policy ipt_policy4[IFLA_IPT_MAX + 1];

@@ -366,6 +366,10 @@ static const struct ipt_opt ipt_opts[] = {
 		.attr = IFLA_IPT_CLAMP_MSS, .parse = ipt_parse_words,
 		.values = "yes or no", .words = ipt_yes_no,
 	}, {
+		.word = "fast-path", .alias = "allow-fast-path", .kinds = IPT_ALL,
+		.attr = IFLA_IPT_FAST_PATH, .parse = ipt_parse_words,
+		.values = "yes or no", .words = ipt_yes_no,
+	}, {
 		.word = "keepalive", .kinds = IPT_ALL,
 		.attr = IFLA_IPT_KEEPALIVE_INTERVAL,
 		.parse = ipt_parse_keepalive,
@@ -402,9 +406,11 @@ static void ipt_usage(const struct ipt_kind *k, FILE *f)
 			"\t[ encaplimit { 0-255 | none } ] [ flowlabel { 0-0xfffff | auto } ]\n");
 	fprintf(f,
 		"\t[ clamp-tcp-mss { yes | no } ] [ keepalive { SECONDS[,RETRIES] | off } ]\n"
+		"\t[ fast-path { yes | no } ]\n"
 		"\n"
 		"Where:\tADDR := an %s address\n"
-		"\tremote-address and local-address are aliases of remote and local.\n",
+		"\tremote-address and local-address are aliases of remote and local,\n"
+		"\tallow-fast-path of fast-path.\n",
 		v);
 	if (k->mask == IPT_4IN6)
 		fprintf(f, "\tttl is an alias of hoplimit.\n");
@@ -416,6 +422,7 @@ static void ipt_usage(const struct ipt_kind *k, FILE *f)
 	fprintf(f,
 		"\tSECONDS may end in s; RETRIES defaults to %d.\n"
 		"\tDefaults: local any, %s 64, dscp inherit, clamp-tcp-mss yes,\n"
+		"\tfast-path yes,\n"
 		"\tkeepalive off%s; without dev the route picks the underlay.\n"
 		"\tip link set changes only the options given.\n",
 		IPT_KEEPALIVE_RETRIES, k->ttl_word,
@@ -573,16 +580,18 @@ static void ipt_print_df(FILE *f, struct rtattr *tb[])
 	ipt_print_uint(f, "dont_fragment", "dont-fragment", v, false);
 }
 
-static void ipt_print_clamp(FILE *f, struct rtattr *tb[])
+/* A yes/no u8: a JSON bool */
+static void ipt_print_bool(FILE *f, struct rtattr *tb[], int attr,
+			   const char *json, const char *word)
 {
 	__u32 v;
 
-	if (!ipt_get(tb, IFLA_IPT_CLAMP_MSS, 1, &v))
+	if (!ipt_get(tb, attr, 1, &v))
 		return;
 	if (is_json_context())
-		jsonw_bool_field(get_json_writer(), "clamp_tcp_mss", v);
+		jsonw_bool_field(get_json_writer(), json, v);
 	else
-		fprintf(f, "clamp-tcp-mss %s ", v ? "yes" : "no");
+		fprintf(f, "%s %s ", word, v ? "yes" : "no");
 }
 
 /* "keepalive": {"interval": N, "retries": N}, or null when off. */
@@ -637,8 +646,10 @@ static void ipt_print_opt(struct link_util *lu, FILE *f, struct rtattr *tb[])
 			"encaplimit", &ipt_encap_limit_range);
 	ipt_print_range(f, tb, IFLA_IPT_FLOWLABEL, "flowlabel", "flowlabel",
 			&ipt_flowlabel_range);
-	ipt_print_clamp(f, tb);
+	ipt_print_bool(f, tb, IFLA_IPT_CLAMP_MSS, "clamp_tcp_mss",
+		       "clamp-tcp-mss");
 	ipt_print_keepalive(f, tb);
+	ipt_print_bool(f, tb, IFLA_IPT_FAST_PATH, "fast_path", "fast-path");
 }
 
 static void ipt_print_help(struct link_util *lu, int argc __maybe_unused,

@@ -147,6 +147,7 @@ static const struct {
 	[IFLA_IPT_KEEPALIVE_RETRIES] = { "KA_RETRIES", 4 },
 	[IFLA_IPT_ENCAP_LIMIT] = { "ENCAP_LIMIT", 2 },
 	[IFLA_IPT_FLOWLABEL] = { "FLOWLABEL", 4 },
+	[IFLA_IPT_FAST_PATH] = { "FAST_PATH", 1 },
 };
 
 #define for_each_attr(rta, req) \
@@ -265,6 +266,9 @@ static const struct parse_case parse_cases[] = {
 	SENDS("ipt_ipip", 0, "dont-fragment yes", "DF=2"),
 	SENDS("ipt_ipip", 0, "clamp-tcp-mss yes", "CLAMP=1"),
 	SENDS("ipt_ipip", 0, "clamp-tcp-mss no", "CLAMP=0"),
+	SENDS("ipt_ipip", 0, "fast-path no", "FAST_PATH=0"),
+	SENDS("ipt_6in4", 0, "fast-path yes", "FAST_PATH=1"),
+	SENDS("ipt_4in6", 0, "allow-fast-path no", "FAST_PATH=0"),
 	SENDS("ipt_ipip", 0, "keepalive 10", "KA_INTERVAL=10 KA_RETRIES=10"),
 	SENDS("ipt_ipip", 0, "keepalive 10,3", "KA_INTERVAL=10 KA_RETRIES=3"),
 	SENDS("ipt_ipip", 0, "keepalive 10s,3", "KA_INTERVAL=10 KA_RETRIES=3"),
@@ -311,6 +315,8 @@ static const struct parse_case parse_cases[] = {
 		"ipt_ipip: invalid dont-fragment \"maybe\", expected inherit, yes or no"),
 	REFUSES("ipt_ipip", 0, "clamp-tcp-mss 1",
 		"ipt_ipip: invalid clamp-tcp-mss \"1\", expected yes or no"),
+	REFUSES("ipt_4in6", 0, "fast-path on",
+		"ipt_4in6: invalid fast-path \"on\", expected yes or no"),
 	REFUSES("ipt_ipip", 0, "keepalive 0",
 		"ipt_ipip: invalid keepalive \"0\", expected SECONDS[,RETRIES] (both at least 1) or off"),
 	REFUSES("ipt_ipip", 0, "keepalive -1", "ipt_ipip: invalid keepalive"),
@@ -459,6 +465,11 @@ static const struct print_case print_cases[] = {
 	  "remote any local 198.51.100.1 ttl 255 dont-fragment yes keepalive 7,10 ",
 	  "{\"remote\":\"any\",\"local\":\"198.51.100.1\",\"ttl\":255,\"dont_fragment\":\"yes\",\"keepalive\":{\"interval\":7,\"retries\":10}}" },
 	{ "ipt_6in4", "remote any", "remote any ", "{\"remote\":\"any\"}" },
+	{ "ipt_6in4", "remote any fast-path no", "remote any fast-path no ",
+	  "{\"remote\":\"any\",\"fast_path\":false}" },
+	{ "ipt_ipip", "clamp-tcp-mss no keepalive 5 fast-path yes",
+	  "clamp-tcp-mss no keepalive 5,10 fast-path yes ",
+	  "{\"clamp_tcp_mss\":false,\"keepalive\":{\"interval\":5,\"retries\":10},\"fast_path\":true}" },
 	{ "ipt_6in4", "remote 192.0.2.9", "remote 192.0.2.9 ",
 	  "{\"remote\":\"192.0.2.9\"}" },
 	{ "ipt_6in4", "", "remote any ", "{\"remote\":\"any\"}" },

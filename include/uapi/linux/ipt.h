@@ -67,6 +67,12 @@ enum {
 	 * to derive it from the inner flow (RFC 6438).
 	 */
 	IFLA_IPT_FLOWLABEL,
+	/* u8: 1 (default) lets the stack hand the tunnel GSO super-packets
+	 * and checksum-offloaded packets (encapsulated once, segmented late)
+	 * and merges received packets with GRO; 0 encapsulates and delivers
+	 * every packet on its own (RouterOS "allow-fast-path").
+	 */
+	IFLA_IPT_FAST_PATH,
 	__IFLA_IPT_MAX,
 };
 
