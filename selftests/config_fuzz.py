@@ -505,10 +505,26 @@ class Fuzzer:
         self.failures.append(what)
         print("FAIL: %s" % what, flush=True)
 
-    def core_reason(self, op, typ, flags, name, kind, err, before):
+    @staticmethod
+    def short_info_data(body):
+        for t, p in parse_attrs(body[16:]):
+            if t & NLA_TYPE_MASK == IFLA_LINKINFO:
+                for it, ip in parse_attrs(p):
+                    if it & NLA_TYPE_MASK == IFLA_INFO_DATA and \
+                            0 < len(ip) < 4:
+                        return True
+        return False
+
+    def core_reason(self, op, typ, flags, name, kind, err, before, body):
         """Why the rtnetlink core refused before (or instead of) asking
         ipt, when it did: such refusals may lack a message in 6.1."""
         exists = name in before
+        if typ == RTM_NEWLINK and err == 34 and self.short_info_data(body):
+            # __rtnl_newlink() parses IFLA_LINKINFO with a NULL extack:
+            # an IFLA_INFO_DATA shorter than an attribute header fails
+            # ifla_info_policy (NLA_NESTED) with -ERANGE and no message
+            return "rtnl_newlink: INFO_DATA of 1-3 bytes, IFLA_LINKINFO " \
+                "parsed without extack (ERANGE)"
         if typ == RTM_NEWLINK and exists and flags & NLM_F_EXCL and \
                 err == 17:
             return "rtnl_newlink: name exists and NLM_F_EXCL (EEXIST)"
@@ -542,7 +558,7 @@ class Fuzzer:
             self.msgs[(err, msg)] = self.msgs.get((err, msg), 0) + 1
             if not msg:
                 reason = self.core_reason(op, typ, flags, name, kind, err,
-                                          before)
+                                          before, body)
                 if reason:
                     self.core_nomsg[reason] = \
                         self.core_nomsg.get(reason, 0) + 1
@@ -691,7 +707,10 @@ class Fuzzer:
         def addr(b):
             if not any(b):
                 return "any"
-            return str(ipaddress.ip_address(b))
+            # as ip prints it (inet_ntop: "::c000:201", not python's
+            # "::192.0.2.1")
+            return socket.inet_ntop(socket.AF_INET if len(b) == 4 else
+                                    socket.AF_INET6, b)
 
         def u(t, fmt):
             return struct.unpack(fmt, d[t])[0]
@@ -721,8 +740,8 @@ class Fuzzer:
     # --- main loop -------------------------------------------------------
 
     def fuzz(self):
-        ops = [(self.op_newlink, 30), (self.op_change, 38),
-               (self.op_setlink, 10), (self.op_dellink, 12)]
+        ops = [(self.op_newlink, 30), (self.op_change, 44),
+               (self.op_setlink, 10), (self.op_dellink, 6)]
         funcs = [f for f, w in ops for _ in range(w)]
         t0 = time.time()
         for self.i in range(self.ops):
