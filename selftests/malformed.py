@@ -1401,13 +1401,13 @@ def _mid(k, **kw):
     return ip(_marker(k.ifam), k.o_local, k.o_peer, k.proto, ttl=255, ident=0, **kw)
 
 
-KA_BUG = ("ipt_keepalive.c reflect() sends the received skb back without making "
-          "it private: the new link-layer header lands in data a packet tap "
-          "(tcpdump on the underlay) still shares")
+# Regression: reflect() once sent the received skb back without making it
+# private, and the new link-layer header landed in data a packet tap
+# (tcpdump on the underlay) still shared.
 
 
 @case("keepalive: the peer's probe is reflected", exp={"keepalive_rx": 1},
-      checks=[reflected], known=KA_BUG)
+      checks=[reflected])
 def _(k, c):
     return [k.wrap(_mid(k))]
 
@@ -1956,34 +1956,32 @@ icase("ICMP too big 576", exp=lambda k: {"pmtu_updates": 1, tb_mib(k): 1},
               lambda R: pmtu("main", 576 if R.k.ofam == 4 else None)(R)])(
     lambda k, c: [too_big(k, 576, quote(k))])
 
-RELAY6_BUG = {"6in4": "relay_icmp6() relays Packet Too Big to the inner sender even "
-                      "when the MTU does not lower the tunnel path (relay_icmp4() does not)"}
+# Regression: relay_icmp6() once relayed Packet Too Big to the inner sender
+# even when the MTU did not lower the tunnel path.
 
 icase("ICMP too big of the same MTU as the route", exp={"pmtu_updates": 1},
-      ignore=("Icmp6.OutPktTooBigs",), known=RELAY6_BUG,
+      ignore=("Icmp6.OutPktTooBigs",),
       checks=[c_no_err, lambda R: pmtu("main", 1500 if R.k.ofam == 4 else None)(R)])(
     lambda k, c: [too_big(k, 1500, quote(k))])
 
 icase("ICMP too big 65535", exp={"pmtu_updates": 1}, checks=[c_no_err, pmtu("main", None)],
-      ignore=("Icmp6.OutPktTooBigs",), known=RELAY6_BUG)(
+      ignore=("Icmp6.OutPktTooBigs",))(
     lambda k, c: [too_big(k, 65535, quote(k))])
 
 icase("ICMP too big 0", kinds=O4, exp={"pmtu_updates": 1},
       checks=[c_no_err, pmtu("main", 552)])(
     lambda k, c: [too_big(k, 0, quote(k))])
 
-TINY_BUG = {"ipip": "ipt_err4() relays the underlay's MTU minus 20 to the inner "
-                    "sender however small (ICMP frag needed with MTU < 68)"}
+# Regression: ipt_err4() once relayed the underlay's MTU minus 20 to the
+# inner sender however small (ICMP frag needed with MTU < 68).
 
 icase("ICMP too big 40: MTU below the IPv4 minimum", kinds=O4,
       exp={"pmtu_updates": 1}, ignore=("Icmp.OutDestUnreachs", "Icmp6.OutPktTooBigs"),
-      checks=[c_relay_min(4, 3, 68), c_relay_min(6, 2, 1280), pmtu("main", 552)],
-      known=TINY_BUG)(lambda k, c: [too_big(k, 40, quote(k))])
+      checks=[c_relay_min(4, 3, 68), c_relay_min(6, 2, 1280), pmtu("main", 552)])(lambda k, c: [too_big(k, 40, quote(k))])
 
 icase("ICMP too big 80: inner MTU would be 60, below 68", kinds=O4,
       exp={"pmtu_updates": 1}, ignore=("Icmp.OutDestUnreachs", "Icmp6.OutPktTooBigs"),
-      checks=[c_relay_min(4, 3, 68), c_relay_min(6, 2, 1280), pmtu("main", 552)],
-      known=TINY_BUG)(lambda k, c: [too_big(k, 80, quote(k))])
+      checks=[c_relay_min(4, 3, 68), c_relay_min(6, 2, 1280), pmtu("main", 552)])(lambda k, c: [too_big(k, 80, quote(k))])
 
 icase("ICMP too big 88: inner MTU exactly 68", kinds=O4,
       exp=lambda k: {"pmtu_updates": 1, tb_mib(k): 1},

@@ -27,7 +27,8 @@
 # hour (so that none times out into the counters of a later class), and
 # never sends MLD or router solicitations (they would move tunnel
 # counters).  Everything else is in malformed.py: the class table, how
-# each class is checked, and the classes that fail because of a known bug.
+# each class is checked, and the classes that fail because of a known bug
+# (none at the moment).
 #
 # After the classes: $NSB gets real tunnels and every kind must pass
 # pings both ways, as must C through A.
@@ -176,8 +177,7 @@ for x in "$NSA 10.0.0.2" "$NSA 2001:db8:6::2" "$NSA 10.0.1.2" \
 done
 
 # ---------------------------------------------------------------------------
-# Known bugs that panic the kernel: two ipt tunnels whose remotes are routed
-# over each other.  Sending through one is dropped at the stack's transmit
+# Two ipt tunnels whose remotes are routed over each other.  Sending through one is dropped at the stack's transmit
 # recursion limit (the classes above check that), but
 #
 #  - any event that makes ipt look at their underlay again (here: an
@@ -189,15 +189,10 @@ done
 #    a few hundred packets the u16 wraps, and iptunnel_xmit() pushes its
 #    header into too little headroom: skb_under_panic().
 #
-# They are reproduced only when this test runs alone (selftests/vm/run.sh
-# malformed), last: in a run of several tests the panic would take the
-# tests after this one with it.  In such a run they fail the test all the
-# same.  Once fixed, drop the two known_crash calls that fail.
-if [ "${IPT_TESTS:-}" = malformed ]; then
-	log "=== known bugs that panic the kernel (this test runs alone: reproducing)"
-else
-	log "=== known bugs that panic the kernel (not reproduced: other tests share this guest)"
-fi
+# Both panicked the kernel before they were fixed (ipt_underlay.c defers
+# nested events to its work item; ipt_adj_headroom() caps the headroom at
+# 512 as ip_tunnel_adj_headroom() does): now regression tests.
+log "=== tunnels routed over each other (these once panicked the kernel)"
 
 # crash_pair NS REMOTE_A REMOTE_B ROUTED: ipt_ipip tunnels xa and xb over a
 # dummy underlay, up, then their remotes routed over each other.  ROUTED=1:
@@ -220,25 +215,15 @@ crash_pair() {
 	ip -n "$ns" route replace "$rb/32" dev xa || die "crash_pair in $ns"
 }
 
-# known_crash WHAT: says what is about to panic, or fails without trying
-known_crash() {
-	if [ "${IPT_TESTS:-}" = malformed ]; then
-		log "known bug, reproducing: $1 (a kernel panic right after this line is it)"
-		return 0
-	fi
-	fail "known bug (not reproduced in a run with other tests): $1"
-	return 1
-}
-
-if known_crash "MTU recursion between two ipt_ipip tunnels routed over each other"; then
+{
 	setup_ns NSX
 	crash_pair "$NSX" 198.18.1.1 198.18.2.1 0
 	ip -n "$NSX" addr add 10.99.0.1/30 dev xa || fail "address on xa"
 	mtus=$(ip -n "$NSX" -o link show | awk '$2 ~ /^x[ab]@/ { print $2, $5 }' | tr '\n' ' ')
 	pass "still alive after an event on two tunnels routed over each other (MTUs: $mtus)"
-fi
+}
 
-if known_crash "needed_headroom growth: 2000 datagrams into two ipt_ipip tunnels routed over each other"; then
+{
 	setup_ns NSY
 	crash_pair "$NSY" 198.18.3.1 198.18.4.1 1
 	ip -n "$NSY" addr add 10.99.1.1/30 dev xa || fail "address on xa"
@@ -252,6 +237,6 @@ for i in range(2000):
         pass
 '
 	pass "still alive after 2000 datagrams into two tunnels routed over each other"
-fi
+}
 
 exit $RET
