@@ -17,7 +17,9 @@
 #   nskill    short-lived namespace pairs with a tunnel and a flood,
 #             deleted under the flood
 #
-# and at the end of the round ipt is unloaded and loaded again: after
+# (in the last round also ipt unloaded and loaded every few seconds,
+# racing them all), and at the end of the round ipt is unloaded and loaded
+# again: after
 # deleting every tunnel (odd rounds), or with the tunnels up and the flood
 # still running (even rounds, rmmod deletes them).  Last, a fresh tunnel
 # pair must still ping.  The runner fails the test on any
@@ -263,6 +265,22 @@ nskill_loop() {
 	echo "nskill: $n namespace pairs"
 }
 
+# In the last round: ipt unloaded and loaded again every few seconds while
+# the other loops add, change and move tunnels (the unload deletes every
+# ipt device, the flooded ones too, racing the loops' requests).
+mod_loop() {
+	local n=0
+	while [ $SECONDS -lt "$END" ]; do
+		sleep 3
+		if rmmod ipt 2>/dev/null; then
+			n=$((n + 1))
+			insmod "$KO" "${DYNDBG[@]}" || { echo "mod_loop: insmod failed"; break; }
+		fi
+	done
+	[ -d /sys/module/ipt ] || insmod "$KO" "${DYNDBG[@]}"
+	echo "modloop: $n reloads"
+}
+
 # rmmod_ipt: rmmod, retried while a deleted namespace is still going
 rmmod_ipt() {
 	local out
@@ -285,12 +303,24 @@ for r in $(seq 1 $ROUNDS); do
 	underlay_loop & c2=$!
 	move_loop & c3=$!
 	nskill_loop & c4=$!
-	wait $c1 $c2 $c3 $c4
+	c5=
+	if [ "$r" = "$ROUNDS" ]; then
+		# the flood first, then the unloads that end it
+		p4_rx() { rx=$(link_stat "$B" p4 rx_packets 2>/dev/null || echo 0); [ "$rx" -ge 100 ]; }
+		wait_for -t 30 p4_rx
+		mod_loop & c5=$!
+	fi
+	wait $c1 $c2 $c3 $c4 $c5
+	[ -d /sys/module/ipt ] || die "round $r: ipt is not loaded after the loops"
+	# (in the last round the unloads took p4 with them: counted before)
 	check_ge "round $r: rx packets of p4 (the flood got through)" 100 \
-		"$(link_stat "$B" p4 rx_packets 2>/dev/null || echo 0)"
+		"${rx:-$(link_stat "$B" p4 rx_packets 2>/dev/null || echo 0)}"
 	if [ $((r % 2)) = 1 ]; then
 		stop_all
-		ip -n "$A" link del s4 && ip -n "$B" link del p4 || fail "round $r: deleting s4, p4"
+		if [ -z "$c5" ]; then
+			ip -n "$A" link del s4 && ip -n "$B" link del p4 ||
+				fail "round $r: deleting s4, p4"
+		fi
 		ip netns del "$A"; ip netns del "$B"; ip netns del "$X"
 		if wait_for -t 120 all_freed; then
 			pass "round $r: every tunnel freed ($(created) created)"
