@@ -91,10 +91,13 @@ PINGS=${IPT_BENCH_PINGS:-200}
 VETH=${IPT_BENCH_VETH:-1}
 EVEN=${IPT_BENCH_EVEN:-2}
 NONCE=${IPT_NONCE:-none}
-EXTRA_GROUP=7		# rx extras: deleted in one request, `link del group`
+# rx extras go to groups EXTRA_GROUP + index / 10000, deleted a group per
+# request: one request for 200000 devices would hold RTNL for minutes,
+# and the hung task detector would complain about whoever waits for it.
+EXTRA_GROUP=100
 
 require_ipt
-require_cmd iperf3 ethtool ping awk
+require_cmd iperf3 ethtool ping awk tc
 require_module ipip sit ip6_tunnel veth dummy
 
 if [ "${IPT_PERF:-0}" = 1 ]; then
@@ -124,10 +127,29 @@ tline() { echo "@@IPT-BENCH-TABLE $NONCE@@ $*"; }
 # softirq) in ms: under icount the latter is instructions, whatever the
 # idle periods (RCU grace periods, timers) did to the clock.
 now() { date +%s%N; }
-busy_ms() {
-	awk -v hz="$(getconf CLK_TCK)" '/^cpu / { print int(($2 + $3 + $4 + $7 + $8) * 1000 / hz) }' /proc/stat
+USER_HZ=$(getconf CLK_TCK)
+busy_ms() {	# builtins only: settle() calls it often
+	local user nice sys irq softirq _
+	read -r _ user nice sys _ _ irq softirq _ < /proc/stat
+	echo $(( (user + nice + sys + irq + softirq) * 1000 / USER_HZ ))
 }
 meminfo() { awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo; }
+
+# Wait (at most a minute of guest time) until the vCPU is nearly idle over
+# 5 s: creating or deleting thousands of devices leaves RCU callbacks,
+# kobject releases and workqueue items behind, which would be charged to
+# whatever is measured next.  The sleep and the subshell alone cost ~80 ms
+# under TCG, hence the long window.  Idle time is skipped under icount
+# (sleep=off), so this costs little wall time.
+settle() {
+	local i b0
+	for i in $(seq 12); do
+		b0=$(busy_ms)
+		sleep 5
+		[ $(( $(busy_ms) - b0 )) -gt 200 ] || return 0
+	done
+	say "  (still busy after a minute)"
+}
 
 # jget FILE PATH: a value of iperf3's JSON, e.g. "end.sum.packets".  iperf3
 # (cJSON) puts one member per line, indented by depth with tabs; this walks
@@ -234,6 +256,7 @@ setup_kind() {
 
 	tun "$NSA" ipt0 ipt "$LA" "$LB"; tun "$NSB" ipt0 ipt "$LB" "$LA"
 	tun "$NSA" tree0 tree "$TA" "$TB"; tun "$NSB" tree0 tree "$TB" "$TA"
+	say "qdiscs: ipt0 $(tc -n "$NSA" qdisc show dev ipt0 | awk '{ print $2; exit }'), tree0 $(tc -n "$NSA" qdisc show dev tree0 | awk '{ print $2; exit }')"
 	addr "$NSA" ipt0 "$IPT_A"; addr "$NSB" ipt0 "$IPT_B/${IPT_A#*/}"
 	addr "$NSA" tree0 "$TREE_A"; addr "$NSB" tree0 "$TREE_B/${TREE_A#*/}"
 	wait_for ping_ok "$NSA" "$IPT_B" || die "$IPT_TYPE tunnel does not pass traffic"
@@ -248,7 +271,7 @@ teardown_kind() {
 	NS_LIST=()
 	# the namespaces are freed by a kernel worker: let it finish before
 	# the next kind is measured (one vCPU)
-	sleep 2
+	settle
 }
 
 # Target address of a side in the receiving namespace.
@@ -489,7 +512,8 @@ case_lat() {
 
 # extra_batch SIDE FROM TO [NAMEPREFIX [GROUP]]: `ip -batch` lines adding
 # tunnels FROM..TO of a side with the receiving end's local address of that
-# side's measured tunnel, and distinct remotes.
+# side's measured tunnel, and distinct remotes; with GROUP, tunnel i goes
+# to group GROUP + i / 10000.
 extra_batch() {
 	local type args laddr
 	if [ "$1" = ipt ]; then
@@ -497,7 +521,7 @@ extra_batch() {
 	else
 		type=$TREE_TYPE args=$TREE_ARGS laddr=$TB
 	fi
-	awk -v from="$2" -v to="$3" -v p="$4" -v grp="${5:+group $5 }" \
+	awk -v from="$2" -v to="$3" -v p="$4" -v grp="${5:-}" \
 	    -v type="$type" -v args="$args" -v local="$laddr" -v v6="$([ "$OUTER" = 6 ] && echo 1)" 'BEGIN {
 		for (i = from; i <= to; i++) {
 			if (v6) {
@@ -507,13 +531,14 @@ extra_batch() {
 				if (a == 127 || a == 192) a++
 				r = sprintf("%d.%d.%d.%d", a, int(i / 65536) % 256, int(i / 256) % 256, i % 256)
 			}
-			printf "link add %s%d %stype %s local %s remote %s %s\n", p, i, grp, type, local, r, args
+			g = grp == "" ? "" : sprintf("group %d ", grp + int(i / 10000))
+			printf "link add %s%d %stype %s local %s remote %s %s\n", p, i, g, type, local, r, args
 		}
 	}'
 }
 
 case_rx() {
-	local n b0 t0 s f
+	local n b0 t0 s f g
 	for n in $EXTRA; do
 		if [ "$n" -gt "$EXTRAS" ]; then
 			for s in ipt tree; do
@@ -524,6 +549,7 @@ case_rx() {
 				say "$1 rx: added $((n - EXTRAS)) extra $s tunnels in $(( $(busy_ms) - b0 )) ms busy, $(( ($(now) - t0) / 1000000 )) ms elapsed"
 			done
 			EXTRAS=$n
+			settle
 		elif [ "$n" -lt "$EXTRAS" ]; then
 			warn "rx: N must grow ($EXTRA), skipping $n"
 			continue
@@ -535,10 +561,12 @@ case_rx() {
 	done
 	if [ "$EXTRAS" -gt 0 ]; then
 		b0=$(busy_ms)
-		ip -n "$NSB" link del group "$EXTRA_GROUP" || warn "cannot delete the extra tunnels"
+		for g in $(seq "$EXTRA_GROUP" $((EXTRA_GROUP + EXTRAS / 10000))); do
+			ip -n "$NSB" link del group "$g" || warn "cannot delete the extra tunnels of group $g"
+		done
 		say "$1 rx: deleted the $((2 * EXTRAS)) extra tunnels in $(( $(busy_ms) - b0 )) ms busy"
 		EXTRAS=0
-		sleep 2
+		settle
 	fi
 	CTL_WARM=1
 }
@@ -575,7 +603,6 @@ case_ctl() {
 			ip -n "$NSC" -batch /tmp/bench-warm >/dev/null
 			ip -n "$NSC" link del group 9
 		done
-		sleep 2
 		CTL_WARM=1
 	fi
 	say "$kind ctl: $CTL_N tunnels per side and round, created and deleted with ip -batch"
@@ -583,17 +610,17 @@ case_ctl() {
 		# alternate which side goes first, for what the first leaves behind
 		if [ $((r % 2)) = 1 ]; then order="ipt tree"; else order="tree ipt"; fi
 		for s in $order; do
+			settle
 			a0=$(meminfo MemAvailable); p0=$(( $(meminfo Slab) + $(meminfo Percpu) ))
 			ctl_op "$NSC" "/tmp/bench-ctl-$s.add"
 			add_busy[$s]+=" $BUSY"; add_el[$s]+=" $ELAPSED"
 			a1=$(meminfo MemAvailable); p1=$(( $(meminfo Slab) + $(meminfo Percpu) ))
 			mem_sp[$s]+=" $(( (p1 - p0) * 1024 / CTL_N ))"
 			mem_av[$s]+=" $(( (a0 - a1) * 1024 / CTL_N ))"
+			settle
 			ctl_op "$NSC" "/tmp/bench-ctl-$s.del"
 			del_busy[$s]+=" $BUSY"; del_el[$s]+=" $ELAPSED"
 			say "  round $r $s: add ${add_busy[$s]##* } ms busy / ${add_el[$s]##* } ms elapsed, del ${del_busy[$s]##* } / ${del_el[$s]##* } ms, ${mem_sp[$s]##* } B Slab+Percpu, ${mem_av[$s]##* } B MemAvailable per tunnel"
-			# RCU callbacks free the last of it: not in the next "before"
-			sleep 2
 		done
 	done
 	ip netns del "$NSC"
