@@ -104,7 +104,7 @@ cd "$IPT_ROOT/selftests" || exit 1
 # /run: its netns (ip netns add keeps them under /run/netns) and any process
 # it leaves behind go away with it, and a timeout kills the whole lot.
 run_test() {
-	local name=$1 path=$ST/$1.sh to rc comment res=ok
+	local name=$1 path=$ST/$1.sh to rc comment res=ok t0=$SECONDS
 	to=$(test_timeout "$name")
 	echo "# selftests: ipt: $name"
 	(
@@ -135,6 +135,7 @@ run_test() {
 		res="not ok"
 		comment="kernel log${comment:+; $comment}"
 	fi
+	echo "# $name: $((SECONDS - t0))s"
 	result "$name" "$res" "$comment"
 }
 
