@@ -409,6 +409,25 @@ int ipt_changelink(struct net_device *dev, struct nlattr *tb[],
 	bool rehash;
 	int err;
 
+	/* rtnetlink applies IFLA_MTU only after us: refuse a bad one now,
+	 * so that the request fails as a whole instead of half applied.
+	 */
+	if (tb[IFLA_MTU]) {
+		u32 mtu = nla_get_u32(tb[IFLA_MTU]);
+
+		/* the core's words (dev_validate_mtu()) */
+		if (mtu < dev->min_mtu) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_MTU],
+					    "mtu less than device minimum");
+			return -EINVAL;
+		}
+		if (mtu > dev->max_mtu) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[IFLA_MTU],
+					    "mtu greater than device maximum");
+			return -EINVAL;
+		}
+	}
+
 	cfg = kmemdup(old, sizeof(*cfg), GFP_KERNEL);
 	if (!cfg)
 		return -ENOMEM;

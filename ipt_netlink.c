@@ -152,7 +152,11 @@ int ipt_parse_cfg(struct ipt_tunnel *t, struct nlattr *data[],
 		NL_SET_ERR_MSG(extack, "keepalive needs a remote address");
 		return -EINVAL;
 	}
-	if (cfg->link) {
+	/* Only a link given now: the device of an older one may be gone
+	 * (the tunnel then follows the routes), and that must not block
+	 * changing anything else.
+	 */
+	if (data && data[IFLA_IPT_LINK] && cfg->link) {
 		struct net_device *ldev = __dev_get_by_index(t->net, cfg->link);
 
 		if (!ldev) {

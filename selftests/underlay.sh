@@ -113,4 +113,29 @@ check_eq "d: v2 deleted: ta keeps carrier" 1 "$(carrier ta)"
 ip -n "$NSA" link set v1 mtu 1500
 check_eq "d: v1 MTU back to 1500: ta follows" 1480 "$(mtu_of ta)"
 
+# --- e ---------------------------------------------------------------------
+# A tunnel bound to a device that is deleted later can still be changed
+# (the old binding no longer blocks every change); a change carrying a bad
+# MTU fails as a whole (rtnetlink applies IFLA_MTU after changelink).
+ip -n "$NSA" link add d9 type dummy && ip -n "$NSA" link set d9 up
+ip -n "$NSA" link add te type ipt_ipip local 192.0.2.1 remote 192.0.2.77 dev d9 ||
+	die "e: cannot create te bound to d9"
+ip -n "$NSA" link del d9
+if ip -n "$NSA" link set te type ipt_ipip ttl 9 2>/tmp/e.err; then
+	pass "e: te changed after its bound device went"
+else
+	fail "e: te cannot be changed after its bound device went: $(cat /tmp/e.err)"
+fi
+ttl_of() { ip -n "$NSA" -d link show dev "$1" | grep -o ' ttl [0-9a-z]*' | head -n 1 | cut -d' ' -f3; }
+check_eq "e: te ttl" 9 "$(ttl_of te)"
+if out=$(ip -n "$NSA" link set te mtu 70000 type ipt_ipip ttl 33 2>&1); then
+	fail "e: MTU 70000 accepted"
+else
+	case $out in
+	*"mtu greater than device maximum"*) pass "e: MTU 70000 refused: $out" ;;
+	*) fail "e: MTU 70000 refused without the reason: $out" ;;
+	esac
+fi
+check_eq "e: te ttl unchanged by the refused request" 9 "$(ttl_of te)"
+
 exit $RET
