@@ -57,7 +57,8 @@ perf: all
 # The benchmark: ipt against the in-tree tunnel of each kind, case by case
 # (TCP, TCP without offloads, UDP pps, latency, receive with 0/1000/10000
 # extra tunnels, control plane, memory), interleaved in one deterministic
-# guest; about 25 minutes.  IPT_BENCH_* knobs: selftests/bench/bench.sh.
+# guest; about 20 minutes on a quiet host.  IPT_BENCH_* knobs:
+# selftests/bench/bench.sh.
 # Results: bench/results.json (JSON lines) and bench/results.txt (table);
 # see BENCHMARKS.md.
 bench: all
