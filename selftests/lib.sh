@@ -56,11 +56,12 @@ check_ge() {
 }
 
 # wait_for [-t SECONDS] CMD...: run CMD every 0.1s until it succeeds (0) or
-# the time is up (1, default 10s).  Use it instead of sleeping.
+# the time is up (1, default 10s).  Use it instead of sleeping.  The time
+# is multiplied by IPT_TIMEOUT_SCALE (the debug kernel's guests are slower).
 wait_for() {
 	local t=10 end
 	if [ "$1" = -t ]; then t=$2; shift 2; fi
-	end=$(( $(date +%s%N) + t * 1000000000 ))
+	end=$(( $(date +%s%N) + t * ${IPT_TIMEOUT_SCALE:-1} * 1000000000 ))
 	until "$@"; do
 		[ "$(date +%s%N)" -lt "$end" ] || return 1
 		sleep 0.1
