@@ -6,8 +6,9 @@
 # the rounds.  `make bench` / `make bench-scale` run it through
 # `selftests/vm/run.sh --bench`, by default in the deterministic guest (one
 # vCPU, -icount shift=4,sleep=off: guest time follows the instructions
-# executed, so the figures are CPU cost, repeatable within ~1%, whatever
-# else the host is doing).  Not a selftest: nothing here passes or fails on
+# executed, so the figures are CPU cost, repeatable within ~1% whatever
+# else the host is doing; TCP without offloads is the exception, see
+# BENCHMARKS.md).  Not a selftest: nothing here passes or fails on
 # the figures; the exit status only says whether every measurement ran.
 #
 #   +--------------------------------+             +--------------------------------+
@@ -56,7 +57,8 @@
 #                         adds 100000)
 #   IPT_BENCH_CTL_N       tunnels per ctl round (default 10000)
 #   IPT_BENCH_CTL_ROUNDS  ctl rounds (default 1: a round of one kind takes
-#                         over 2 minutes, and busy time repeats within 1%)
+#                         over 2 minutes; busy time repeated within 3%
+#                         between boots)
 #   IPT_BENCH_TCP_SECS    guest seconds per TCP transfer (default 3)
 #   IPT_BENCH_UDP_SECS    guest seconds per UDP transfer (default 3)
 #   IPT_BENCH_PINGS       pings per latency round (default 200)
