@@ -15,7 +15,7 @@
 #
 # The kernel is `make allnoconfig` plus selftests/vm/debug.config (virtio,
 # 9p, netns, veth, IPv6, the in-tree tunnels, nftables, all built in) with
-# KASAN (generic, inline), KMEMLEAK, PROVE_LOCKING/LOCKDEP, PROVE_RCU(_LIST),
+# KASAN (generic, inline), KMEMLEAK, PROVE_LOCKING/LOCKDEP, PROVE_RCU,
 # DEBUG_ATOMIC_SLEEP, DEBUG_PREEMPT, DEBUG_NET, the netdev/netns refcount
 # trackers, UBSAN (bounds, shift, bool, enum), DEBUG_LIST and DEBUG_OBJECTS.
 # REFCOUNT_FULL no longer exists: since 5.5 refcount_t always saturates and
