@@ -149,17 +149,6 @@ while pos + 16 <= len(data):
         print(" ".join(w))
 EOF
 
-# cap_start NS DEV FILE FILTER...: tcpdump into FILE until the test ends.
-cap_start() {
-	local ns=$1 dev=$2 file=$3
-	shift 3
-	ns_exec "$ns" tcpdump -Z root -U -n -s 256 -i "$dev" -w "$file" "$@" \
-		2>"$file.err" &
-	on_exit "kill $!"
-	wait_for grep -q "listening on" "$file.err" ||
-		die "tcpdump on $dev in $ns did not start: $(cat "$file.err")"
-}
-
 # pkts FILE WORD...: every packet line of the pcap FILE with every WORD.
 pkts() {
 	local file=$1

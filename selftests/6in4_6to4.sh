@@ -97,16 +97,7 @@ xstat() {
 
 stat() { ns_exec "$1" cat "/sys/class/net/$2/statistics/$3"; }
 
-# cap_start NS DEV FILE FILTER...: tcpdump into FILE until the test ends.
-cap_start() {
-	local ns=$1 dev=$2 file=$3
-	shift 3
-	ns_exec "$ns" tcpdump -Z root -U -n -s 128 -i "$dev" -w "$file" "$@" \
-		2>"$file.err" &
-	on_exit "kill $!"
-	wait_for -t 30 grep -q "listening on" "$file.err" ||
-		die "tcpdump on $dev in $ns did not start: $(cat "$file.err")"
-}
+CAP_SNAPLEN=128
 
 # cap_text FILE: the capture as text, one line per packet.
 cap_text() { tcpdump -n -r "$1" 2>/dev/null; }

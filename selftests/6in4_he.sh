@@ -106,17 +106,6 @@ while pos + 16 <= len(data):
         print(" ".join(w))
 EOF
 
-# cap_start NS DEV FILE FILTER...: tcpdump into FILE until the test ends.
-cap_start() {
-	local ns=$1 dev=$2 file=$3
-	shift 3
-	ns_exec "$ns" tcpdump -Z root -U -n -s 256 -i "$dev" -w "$file" "$@" \
-		2>"$file.err" &
-	on_exit "kill $!"
-	wait_for -t 30 grep -q "listening on" "$file.err" ||
-		die "tcpdump on $dev in $ns did not start: $(cat "$file.err")"
-}
-
 # pkt_dump PCAP: its packet lines, into $PCAP.txt.
 pkt_dump() { "$PY" "$TMPD/pcap.py" "$1" > "$1.txt"; }
 

@@ -270,11 +270,7 @@ underlay_path 1200
 ip -n "$A" route flush cache || fail "ip route flush cache"
 
 WIRE=$TMPD/wire.pcap
-ns_exec "$B" tcpdump -Z root -U -n -s 64 -i wan -w "$WIRE" ip proto 41 and src host "$A4" \
-	2>"$WIRE.err" &
-on_exit "kill $!"
-wait_for -t 30 grep -q "listening on" "$WIRE.err" ||
-	die "tcpdump on $B's wan did not start: $(cat "$WIRE.err")"
+CAP_SNAPLEN=64 cap_start "$B" wan "$WIRE" ip proto 41 and src host "$A4"
 
 expect_ptb "local sender, path 1200" "$A" 1300 "${D}4" 1280 -M want
 check_pmtu "local sender, path 1200" "$A" "${D}4" 1280

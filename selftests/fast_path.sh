@@ -69,9 +69,14 @@ transfer() {
 	srv=$!
 	wait_for -t 20 sh -c "ip netns exec $NSB ss -ltn | grep -q ':5201'" ||
 		return
-	ns_exec "$NSA" tcpdump -i "$dev" -nn -q -U -s 96 -w "$pcap" tcp 2>/tmp/fp-cap.err &
+	# Empty the log first: each kind runs three transfers, and a
+	# "listening" left by the previous tcpdump let the transfer start
+	# before this one was capturing (seen in CI: largest payload 0).
+	: >"$pcap.err"
+	ns_exec "$NSA" tcpdump -i "$dev" -nn -q -U -s 96 -w "$pcap" tcp 2>>"$pcap.err" &
 	cap=$!
-	wait_for grep -q listening /tmp/fp-cap.err
+	wait_for -t 30 grep -q "listening on" "$pcap.err" ||
+		{ kill "$cap" "$srv"; return; }
 	ns_exec "$NSA" iperf3 -c "$peer" -n 3M -J >/tmp/fp-cli.json 2>/dev/null ||
 		: >/tmp/fp-cli.json
 	wait "$srv"

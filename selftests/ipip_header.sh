@@ -92,17 +92,6 @@ while pos + 16 <= len(data):
     print(" ".join(outer))
 EOF
 
-# cap_start NS DEV FILE FILTER...: tcpdump into FILE until the test ends.
-cap_start() {
-	local ns=$1 dev=$2 file=$3
-	shift 3
-	ns_exec "$ns" tcpdump -Z root -U -n -s 256 -i "$dev" -w "$file" "$@" \
-		2>"$file.err" &
-	on_exit "kill $!"
-	wait_for grep -q "listening on" "$file.err" ||
-		die "tcpdump on $dev in $ns did not start: $(cat "$file.err")"
-}
-
 # pkt_find FILE WORD...: the first packet line of FILE with every WORD.
 # FILE is a pcap file, or its text from pcap.py (FILE.txt, see pkt_dump).
 pkt_find() {

@@ -157,6 +157,21 @@ link_stat() {
 		END { if (!found) exit 1 }'
 }
 
+# cap_start NS DEV FILE FILTER...: tcpdump (snap length $CAP_SNAPLEN,
+# default 256) into FILE until the test ends; returns once tcpdump is
+# listening.  FILE.err is emptied first, so a reused FILE cannot match
+# the previous capture's "listening on" line.
+cap_start() {
+	local ns=$1 dev=$2 file=$3
+	shift 3
+	: >"$file.err"
+	ns_exec "$ns" tcpdump -Z root -U -n -s "${CAP_SNAPLEN:-256}" -i "$dev" \
+		-w "$file" "$@" 2>>"$file.err" &
+	on_exit "kill $!"
+	wait_for -t 30 grep -q "listening on" "$file.err" ||
+		die "tcpdump on $dev in $ns did not start: $(cat "$file.err")"
+}
+
 # ping_ok NS ADDR [COUNT]: quiet ping that reports success only.
 ping_ok() {
 	local c=${3:-1}

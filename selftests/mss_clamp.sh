@@ -425,7 +425,10 @@ stop_bg() {
 CAPS=()
 capture() {
 	local err=$TMPD/$3.err
-	bg "$1" tcpdump -i "$2" -n -U --immediate-mode -s 256 -w "$TMPD/$3.pcap" 2>"$err"
+	# Emptied here, not by the background redirection: each kind reuses
+	# the labels, and an old "listening on" would let the test run ahead.
+	: >"$err"
+	bg "$1" tcpdump -i "$2" -n -U --immediate-mode -s 256 -w "$TMPD/$3.pcap" 2>>"$err"
 	CAPS+=("$BGPID" "$3")
 	wait_for grep -q "listening on" "$err" || die "tcpdump on $1/$2 did not start: $(cat "$err")"
 }
