@@ -47,7 +47,12 @@ static void make_key(struct ipt_key *key, const struct ipt_kind *kind,
 }
 
 /* RCU read side.  Among tunnels with the same addresses the one bound to
- * the receiving device wins, then an unbound one, then any.
+ * the receiving device wins, then an unbound one, then any.  A tunnel that
+ * is administratively down is not there for receive, as with the in-tree
+ * tunnels: its packets go to the next handler (or get the ICMP error of
+ * no handler) instead of being delivered on a down device.  Carrier is
+ * not looked at: a keepalive-down tunnel must still hear the replies that
+ * bring it back.
  */
 static struct ipt_tunnel *lookup_key(struct ipt_net *in,
 				     const struct ipt_key *key, int ifindex)
@@ -57,6 +62,8 @@ static struct ipt_tunnel *lookup_key(struct ipt_net *in,
 
 	list = rhltable_lookup(&in->table, key, ipt_rht_params);
 	rhl_for_each_entry_rcu(t, pos, list, node) {
+		if (!(READ_ONCE(t->dev->flags) & IFF_UP))
+			continue;
 		if (t->link == ifindex)
 			return t;
 		if (!cand || (cand->link && !t->link))
