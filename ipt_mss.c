@@ -94,6 +94,9 @@ void ipt_mss_clamp(struct ipt_tunnel *t, struct sk_buff *skb,
 	const struct tcphdr *th;
 	unsigned int overhead;
 
+	/* Neither GSO nor GRO ever builds a super-packet from a SYN. */
+	if (skb_is_gso(skb))
+		return;
 	if (skb->protocol == htons(ETH_P_IP)) {
 		const struct iphdr *iph = ip_hdr(skb);
 
