@@ -41,6 +41,7 @@
 #   rx     udp with N extra tunnels of each side in the receiving namespace
 #          (same local, distinct remotes spread over the address space),
 #          for N in $EXTRA, added incrementally: the receive lookup cost
+#   prof   (not a default) a perf profile of a TCP transfer per side
 #   ctl    control plane in a namespace of its own: guest time (busy CPU
 #          and elapsed) to create and to delete $CTL_N tunnels with
 #          `ip -batch` (explicit names), and memory per tunnel from
@@ -51,7 +52,8 @@
 # Knobs (environment; run.sh passes every IPT_BENCH_* to the guest):
 #   IPT_BENCH_KINDS       kinds to run (default "ipip 6in4 4in6")
 #   IPT_BENCH_CASES       cases to run, in this order whatever the order
-#                         given (default "tcp nooff udp lat rx ctl")
+#                         given (default "tcp nooff udp lat rx ctl"; prof,
+#                         the profile, is not a default)
 #   IPT_BENCH_ROUNDS      interleaved rounds per case (default 3)
 #   IPT_BENCH_EXTRA       N for rx (default "0 1000 10000"; make bench-scale
 #                         adds 100000)
@@ -62,6 +64,11 @@
 #   IPT_BENCH_TCP_SECS    guest seconds per TCP transfer (default 3)
 #   IPT_BENCH_UDP_SECS    guest seconds per UDP transfer (default 3)
 #   IPT_BENCH_PINGS       pings per latency round (default 200)
+#   IPT_BENCH_PROF_OFF    prof: 1 profiles TCP with offloads off (default 0)
+#   IPT_BENCH_PROF_TOP    prof: symbols shown per side, at most (default 40)
+#   IPT_BENCH_PROF_LIMIT  prof: leave out symbols below this % (default 0.5)
+#   IPT_BENCH_PROF_CTL    1: ctl profiles each ip -batch the same way (its
+#                         figures then include perf's cost)
 #   IPT_BENCH_VETH        0: leave out the plain veth figures (default 1)
 #   IPT_BENCH_EVEN        a ratio within this many percent counts as even
 #                         in the summary (default 2)
@@ -91,6 +98,10 @@ TCP_SECS=${IPT_BENCH_TCP_SECS:-3}
 UDP_SECS=${IPT_BENCH_UDP_SECS:-3}
 PINGS=${IPT_BENCH_PINGS:-200}
 VETH=${IPT_BENCH_VETH:-1}
+PROF_OFF=${IPT_BENCH_PROF_OFF:-0}
+PROF_TOP=${IPT_BENCH_PROF_TOP:-40}
+PROF_LIMIT=${IPT_BENCH_PROF_LIMIT:-0.5}
+PROF_CTL=${IPT_BENCH_PROF_CTL:-0}
 EVEN=${IPT_BENCH_EVEN:-2}
 NONCE=${IPT_NONCE:-none}
 # rx extras go to groups EXTRA_GROUP + index / 10000, deleted a group per
@@ -506,6 +517,41 @@ case_nooff() {
 	offloads restore
 }
 
+# prof: where the instructions go.  perf's cpu-clock is an hrtimer, and
+# under -icount guest time is instructions, so each sample stands for the
+# same number of instructions: a deterministic instruction profile, which
+# TCG's missing PMU does not prevent.  One TCP transfer (offloads as set by
+# IPT_BENCH_PROF_OFF: 0 on, 1 off) per side, profiled system-wide, then
+# the symbols above IPT_BENCH_PROF_LIMIT % and the share of each module.  Not in the
+# default cases: sampling costs instructions of its own.
+case_prof() {
+	local s data
+	command -v perf >/dev/null || { warn "prof: no perf on this system"; return; }
+	[ "$PROF_OFF" = 1 ] && offloads off
+	for s in $(sides); do
+		data=/tmp/bench-perf-$s.data
+		server "$(target "$s")" || continue
+		# nstat's history file is per user, not per namespace
+		NSTAT_HISTORY=/tmp/nstat-a ns_exec "$NSA" nstat -n
+		NSTAT_HISTORY=/tmp/nstat-b ns_exec "$NSB" nstat -n
+		ns_exec "$NSA" perf record -q -a -e cpu-clock -F 4000 -o "$data" -- \
+			iperf3 -c "$(target "$s")" -t "$TCP_SECS" >/dev/null 2>&1 ||
+			warn "prof: perf record on $s failed"
+		wait "$SPID"
+		say "$1 prof $s: TCP/IP counters that moved, sender | receiver:"
+		say "  $(NSTAT_HISTORY=/tmp/nstat-a ns_exec "$NSA" nstat -s | awk 'NR > 1 { printf "%s=%s ", $1, $2 }')"
+		say "  | $(NSTAT_HISTORY=/tmp/nstat-b ns_exec "$NSB" nstat -s | awk 'NR > 1 { printf "%s=%s ", $1, $2 }')"
+		say "$1 prof $s ($( [ "$PROF_OFF" = 1 ] && echo "offloads off" || echo "offloads on" )): top symbols, % of samples"
+		perf report -i "$data" --stdio --no-children --sort dso,sym \
+			--percent-limit "$PROF_LIMIT" 2>/dev/null | grep -v '^#' | grep -v '^$' |
+			head -n "$PROF_TOP" | while IFS= read -r l; do say "  $l"; done
+		say "  by module: $(perf report -i "$data" --stdio --no-children --sort dso 2>/dev/null |
+			awk '/%/ && $1 + 0 >= 0.1 { printf "%s%s %s", s, $2, $1; s = ", " }')"
+		rm -f "$data"
+	done
+	[ "$PROF_OFF" = 1 ] && offloads restore
+}
+
 case_udp() {
 	say "$1 udp: iperf3 UDP 64-byte datagrams, ${UDP_SECS}s, unlimited rate"
 	# shellcheck disable=SC2046
@@ -585,8 +631,19 @@ case_rx() {
 ctl_op() {
 	local b0 t0
 	b0=$(busy_ms); t0=$(now)
-	ip -n "$1" -batch "$2" >/dev/null || warn "ip -batch $2 failed"
+	if [ "$PROF_CTL" = 1 ]; then
+		perf record -q -a -e cpu-clock -F 1000 -o /tmp/bench-perf-ctl.data -- \
+			ip -n "$1" -batch "$2" >/dev/null 2>&1 || warn "ip -batch $2 failed"
+	else
+		ip -n "$1" -batch "$2" >/dev/null || warn "ip -batch $2 failed"
+	fi
 	BUSY=$(( $(busy_ms) - b0 )); ELAPSED=$(( ($(now) - t0) / 1000000 ))
+	[ "$PROF_CTL" = 1 ] || return 0
+	say "  profile of ip -batch $2 (figures include perf's cost):"
+	perf report -i /tmp/bench-perf-ctl.data --stdio --no-children --sort dso,sym \
+		--percent-limit "$PROF_LIMIT" 2>/dev/null | grep -v '^#' | grep -v '^$' |
+		head -n "$PROF_TOP" | while IFS= read -r l; do say "    $l"; done
+	rm -f /tmp/bench-perf-ctl.data
 }
 
 case_ctl() {
@@ -667,10 +724,10 @@ for kind in $KINDS; do
 	say "=== $kind: $IPT_TYPE vs $TREE_LABEL ($TREE_TYPE $TREE_ARGS), inner IPv$INNER over IPv$OUTER ==="
 	t0=$(now)
 	setup_kind
-	if has_case tcp || has_case nooff || has_case udp || has_case lat || has_case rx; then
+	if has_case tcp || has_case nooff || has_case udp || has_case lat || has_case rx || has_case prof; then
 		warmup
 	fi
-	for c in tcp nooff udp lat rx ctl; do
+	for c in tcp nooff udp lat rx ctl prof; do
 		has_case "$c" && "case_$c" "$kind"
 	done
 	teardown_kind
