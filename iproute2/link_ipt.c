@@ -27,8 +27,6 @@
 
 #include "iproute2.h"
 
-#define __maybe_unused __attribute__((unused))
-
 /* ip's iplink_modify() leaves at least this much room for the request. */
 #define IPT_REQ_MAX 1024
 
@@ -652,9 +650,11 @@ static void ipt_print_opt(struct link_util *lu, FILE *f, struct rtattr *tb[])
 	ipt_print_bool(f, tb, IFLA_IPT_FAST_PATH, "fast_path", "fast-path");
 }
 
-static void ipt_print_help(struct link_util *lu, int argc __maybe_unused,
-			   char **argv __maybe_unused, FILE *f)
+static void ipt_print_help(struct link_util *lu, int argc, char **argv,
+			   FILE *f)
 {
+	(void)argc;
+	(void)argv;
 	ipt_usage(ipt_kind(lu), f);
 }
 
@@ -736,7 +736,7 @@ static void ipt_print_xstats_plain(FILE *f, const bool has[],
 		fprintf(f, "\n    ");
 }
 
-static void ipt_print_xstats(struct link_util *lu __maybe_unused, FILE *f,
+static void ipt_print_xstats(struct link_util *lu, FILE *f,
 			     struct rtattr *xstats)
 {
 	__u64 val[IPT_XSTATS_N] = { 0 };
@@ -745,6 +745,7 @@ static void ipt_print_xstats(struct link_util *lu __maybe_unused, FILE *f,
 	unsigned int i;
 	int len;
 
+	(void)lu;
 	if (!xstats)
 		return;
 	len = RTA_PAYLOAD(xstats);
