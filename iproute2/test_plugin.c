@@ -150,10 +150,15 @@ static const struct {
 	[IFLA_IPT_FAST_PATH] = { "FAST_PATH", 1 },
 };
 
-#define for_each_attr(rta, req) \
-	for (rta = (struct rtattr *)((char *)&(req)->n + REQ_HDR_LEN); \
-	     (char *)rta < (char *)&(req)->n + (req)->n.nlmsg_len; \
-	     rta = (struct rtattr *)((char *)rta + RTA_ALIGN(rta->rta_len)))
+/* The attributes after the request header, in order; NULL at the end. */
+static struct rtattr *next_attr(struct req *req, struct rtattr *rta)
+{
+	char *end = (char *)&req->n + req->n.nlmsg_len;
+	char *p = rta ? (char *)rta + RTA_ALIGN(rta->rta_len) :
+			(char *)&req->n + REQ_HDR_LEN;
+
+	return p < end ? (struct rtattr *)p : NULL;
+}
 
 /* "NAME=value ..." for the attributes after the request header. */
 static void decode(struct req *req, char *out, size_t len)
@@ -165,7 +170,7 @@ static void decode(struct req *req, char *out, size_t len)
 	__u32 v;
 
 	*out = '\0';
-	for_each_attr(rta, req) {
+	for (rta = next_attr(req, NULL); rta; rta = next_attr(req, rta)) {
 		pl = RTA_PAYLOAD(rta);
 		if (rta->rta_type > IFLA_IPT_MAX) {
 			n += snprintf(out + n, len - n, "%s?%u", n ? " " : "",
@@ -416,7 +421,7 @@ static void print(const char *kind, struct req *req, bool no_data,
 	size_t len;
 	FILE *f;
 
-	for_each_attr(rta, req)
+	for (rta = next_attr(req, NULL); rta; rta = next_attr(req, rta))
 		if (rta->rta_type <= IFLA_IPT_MAX)
 			tb[rta->rta_type] = rta;
 
