@@ -131,6 +131,16 @@ add_veth() {
 	__addr_up "$4" "$5" "$6"
 }
 
+# underlay_pair: namespaces $NSA and $NSB joined by veth0 (192.0.2.1/24,
+# 2001:db8::1/64) and veth1 (192.0.2.2/24, 2001:db8::2/64), reachable.
+underlay_pair() {
+	setup_ns NSA NSB
+	add_veth "$NSA" veth0 192.0.2.1/24 "$NSB" veth1 192.0.2.2/24
+	ip -n "$NSA" addr add 2001:db8::1/64 dev veth0 nodad
+	ip -n "$NSB" addr add 2001:db8::2/64 dev veth1 nodad
+	wait_for ping_ok "$NSA" 192.0.2.2 || die "no underlay"
+}
+
 __addr_up() {
 	local ns=$1 dev=$2 addr=$3
 	if [ -n "$addr" ]; then

@@ -30,11 +30,7 @@ ROUNDS=${IPT_PERF_ROUNDS:-3}
 BYTES=${IPT_PERF_BYTES:-200M}
 SLACK=${IPT_PERF_SLACK:-3}
 
-setup_ns NSA NSB
-add_veth "$NSA" veth0 192.0.2.1/24 "$NSB" veth1 192.0.2.2/24
-ip -n "$NSA" addr add 2001:db8::1/64 dev veth0 nodad
-ip -n "$NSB" addr add 2001:db8::2/64 dev veth1 nodad
-wait_for ping_ok "$NSA" 192.0.2.2 || die "no underlay"
+underlay_pair
 
 pair() { # NAME KIND IPT_ARGS_A IPT_ARGS_B
 	ip -n "$NSA" link add "$1" type "$2" $3 || die "cannot create $2 in $NSA"

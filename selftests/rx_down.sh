@@ -28,11 +28,7 @@ source "$(dirname "$0")/lib.sh"
 require_ipt
 require_module veth
 
-setup_ns NSA NSB
-add_veth "$NSA" veth0 192.0.2.1/24 "$NSB" veth1 192.0.2.2/24
-ip -n "$NSA" addr add 2001:db8::1/64 dev veth0 nodad
-ip -n "$NSB" addr add 2001:db8::2/64 dev veth1 nodad
-wait_for ping_ok "$NSA" 192.0.2.2 || die "no underlay"
+underlay_pair
 
 # pair DEV KIND ARGS_A ARGS_B ADDR_A ADDR_B TARGET
 pair() {
