@@ -25,20 +25,11 @@ require_module veth
 
 underlay_pair
 
-pair() { # DEV KIND ARGS_A ARGS_B ADDR_A ADDR_B
-	ip -n "$NSA" link add "$1" type "$2" $3 || die "cannot create $2 in $NSA"
-	ip -n "$NSB" link add "$1" type "$2" $4 || die "cannot create $2 in $NSB"
-	ip -n "$NSA" addr add "$5" dev "$1" nodad
-	ip -n "$NSB" addr add "$6" dev "$1" nodad
-	ip -n "$NSA" link set "$1" up
-	ip -n "$NSB" link set "$1" up
-}
-
-pair t4 ipt_ipip "local 192.0.2.1 remote 192.0.2.2" "local 192.0.2.2 remote 192.0.2.1" \
+tunnel_pair t4 ipt_ipip "local 192.0.2.1 remote 192.0.2.2" "local 192.0.2.2 remote 192.0.2.1" \
 	10.1.1.1/30 10.1.1.2/30
-pair t6 ipt_6in4 "local 192.0.2.1 remote 192.0.2.2" "local 192.0.2.2 remote 192.0.2.1" \
+tunnel_pair t6 ipt_6in4 "local 192.0.2.1 remote 192.0.2.2" "local 192.0.2.2 remote 192.0.2.1" \
 	fd00:1::1/64 fd00:1::2/64
-pair t46 ipt_4in6 "local 2001:db8::1 remote 2001:db8::2" "local 2001:db8::2 remote 2001:db8::1" \
+tunnel_pair t46 ipt_4in6 "local 2001:db8::1 remote 2001:db8::2" "local 2001:db8::2 remote 2001:db8::1" \
 	10.1.3.1/30 10.1.3.2/30
 wait_for ping_ok "$NSA" 10.1.1.2 && wait_for ping_ok "$NSA" fd00:1::2 &&
 	wait_for ping_ok "$NSA" 10.1.3.2 || die "tunnels down"

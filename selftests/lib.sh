@@ -141,6 +141,19 @@ underlay_pair() {
 	wait_for ping_ok "$NSA" 192.0.2.2 || die "no underlay"
 }
 
+# tunnel_pair DEV KIND ARGS_A ARGS_B ADDR_A ADDR_B: DEV of KIND in $NSA
+# (ARGS_A, a word list) and in $NSB (ARGS_B), with an address each, up.
+tunnel_pair() {
+	# shellcheck disable=SC2086 # ARGS are words
+	ip -n "$NSA" link add "$1" type "$2" $3 || die "cannot create $2 in $NSA"
+	# shellcheck disable=SC2086
+	ip -n "$NSB" link add "$1" type "$2" $4 || die "cannot create $2 in $NSB"
+	ip -n "$NSA" addr add "$5" dev "$1" nodad
+	ip -n "$NSB" addr add "$6" dev "$1" nodad
+	ip -n "$NSA" link set "$1" up
+	ip -n "$NSB" link set "$1" up
+}
+
 __addr_up() {
 	local ns=$1 dev=$2 addr=$3
 	if [ -n "$addr" ]; then

@@ -30,16 +30,10 @@ require_module veth
 
 underlay_pair
 
-# pair DEV KIND ARGS_A ARGS_B ADDR_A ADDR_B TARGET
+# pair DEV KIND ARGS_A ARGS_B ADDR_A ADDR_B TARGET: tunnel_pair, and
+# TARGET on $NSB's lo routed from $NSA through DEV
 pair() {
-	# shellcheck disable=SC2086 # ARGS are words
-	ip -n "$NSA" link add "$1" type "$2" $3 || die "cannot create $2 in $NSA"
-	# shellcheck disable=SC2086
-	ip -n "$NSB" link add "$1" type "$2" $4 || die "cannot create $2 in $NSB"
-	ip -n "$NSA" addr add "$5" dev "$1" nodad
-	ip -n "$NSB" addr add "$6" dev "$1" nodad
-	ip -n "$NSA" link set "$1" up
-	ip -n "$NSB" link set "$1" up
+	tunnel_pair "$@"
 	ip -n "$NSB" addr add "$7" dev lo
 	ip -n "$NSA" route add "$7" dev "$1"
 }
