@@ -21,7 +21,7 @@
 #define IPT_FEATURES (NETIF_F_SG | NETIF_F_FRAGLIST | NETIF_F_HIGHDMA | \
 		      NETIF_F_GSO_SOFTWARE | NETIF_F_HW_CSUM)
 
-/* What "fast-path no" turns off: GSO needs SG, GRO is done by gro_cells. */
+/* What "fast-path no" turns off: GSO needs SG, GRO is done in ipt_rx.c. */
 #define IPT_FAST_PATH_FEATURES (NETIF_F_SG | NETIF_F_FRAGLIST | \
 				NETIF_F_GSO_SOFTWARE | NETIF_F_GSO | \
 				NETIF_F_HW_CSUM | NETIF_F_GRO)
@@ -111,7 +111,7 @@ static void ipt_dev_free(struct net_device *dev)
 {
 	struct ipt_tunnel *t = netdev_priv(dev);
 
-	gro_cells_destroy(&t->gro_cells);
+	ipt_rx_cells_destroy(t);
 	dst_cache_destroy(&t->dst_cache);
 	free_percpu(dev->tstats);
 	kfree(rcu_dereference_protected(t->cfg, 1));
@@ -161,13 +161,13 @@ static int ipt_dev_init(struct net_device *dev)
 	if (err)
 		goto err_free_stats;
 
-	err = gro_cells_init(&t->gro_cells, dev);
+	err = ipt_rx_cells_init(t);
 	if (err)
 		goto err_destroy_dst_cache;
 
 	err = hash_tunnel(in, t);
 	if (err)
-		goto err_destroy_gro_cells;
+		goto err_destroy_cells;
 
 	list_add_tail(&t->list, &in->tunnels);
 	ipt_underlay_attach(t);
@@ -175,8 +175,8 @@ static int ipt_dev_init(struct net_device *dev)
 	pr_debug("%s: created\n", dev->name);
 	return 0;
 
-err_destroy_gro_cells:
-	gro_cells_destroy(&t->gro_cells);
+err_destroy_cells:
+	ipt_rx_cells_destroy(t);
 err_destroy_dst_cache:
 	dst_cache_destroy(&t->dst_cache);
 err_free_stats:

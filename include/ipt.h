@@ -10,7 +10,6 @@
 #include <linux/rhashtable.h>
 #include <linux/workqueue.h>
 #include <net/dst_cache.h>
-#include <net/gro_cells.h>
 #include <net/ipv6.h>
 #include <net/netns/generic.h>
 #include <net/rtnetlink.h>
@@ -121,7 +120,7 @@ struct ipt_tunnel {
 	 */
 	struct net *net;
 	struct dst_cache dst_cache;
-	struct gro_cells gro_cells;
+	struct ipt_rx_cell __percpu *cells;	/* receive delivery, ipt_rx.c */
 
 	/* Receive table linkage; key changes only while unhashed (RTNL). */
 	struct rhlist_head node;
@@ -244,6 +243,8 @@ struct net *ipt_get_link_net(const struct net_device *dev);
 
 /* ipt_rx.c */
 int ipt_rcv(struct ipt_tunnel *t, struct sk_buff *skb, u8 outer_dsfield);
+int ipt_rx_cells_init(struct ipt_tunnel *t);
+void ipt_rx_cells_destroy(struct ipt_tunnel *t);
 int ipt_rcv4(struct sk_buff *skb, const struct ipt_kind *kind);
 int ipt_err4(struct sk_buff *skb, u32 info, const struct ipt_kind *kind);
 int ipt_rcv6(struct sk_buff *skb, const struct ipt_kind *kind);

@@ -188,7 +188,7 @@ cap_start() {
 	local ns=$1 dev=$2 file=$3
 	shift 3
 	: >"$file.err"
-	ns_exec "$ns" tcpdump -Z root -U -n -s "${CAP_SNAPLEN:-256}" -i "$dev" \
+	ns_exec "$ns" tcpdump -Z root -U --immediate-mode -n -s "${CAP_SNAPLEN:-256}" -i "$dev" \
 		-w "$file" "$@" 2>>"$file.err" &
 	on_exit "kill $!"
 	wait_for -t 30 grep -q "listening on" "$file.err" ||
