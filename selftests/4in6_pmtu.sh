@@ -55,123 +55,6 @@ PY=/usr/bin/python3
 
 TMPD=$(mktemp -d /tmp/4in6_pmtu.XXXXXX) || die "mktemp"
 
-# pcap -> one line of KEY=VALUE words per packet.  o_* is the outer header
-# (IPv6: o_nh, o_hlim, o_tc, o_fl; then o_dnh, o_dlen, o_opt, o_pad for a
-# destination options header), i_* the IPv4 header inside it; for an outer
-# IPv4 packet (decapsulated capture) only o_* with its IPv4 fields.  Copes
-# with a file tcpdump -U is still writing.
-cat > "$TMPD/pcap.py" <<'EOF'
-import socket, struct, sys
-
-def ip4_words(p, pre):
-    if len(p) < 20 or p[0] >> 4 != 4:
-        return None
-    ihl = (p[0] & 15) * 4
-    tos, tot, _, frag, ttl, proto = struct.unpack("!BHHHBB", p[1:10])
-    w = ["%slen=%d" % (pre, tot), "%sproto=%d" % (pre, proto),
-         "%sttl=%d" % (pre, ttl), "%stos=0x%02x" % (pre, tos),
-         "%sdf=%d" % (pre, frag >> 14 & 1),
-         "%ssrc=%s" % (pre, socket.inet_ntoa(p[12:16])),
-         "%sdst=%s" % (pre, socket.inet_ntoa(p[16:20]))]
-    l4 = p[ihl:]
-    if proto == 1 and len(l4) >= 1:
-        w.append("%sicmp=%d" % (pre, l4[0]))
-    if proto == 17 and len(l4) >= 4:
-        w += ["%ssport=%d" % (pre, struct.unpack("!H", l4[0:2])[0]),
-              "%sdport=%d" % (pre, struct.unpack("!H", l4[2:4])[0])]
-    return w
-
-def ip6_words(p):
-    if len(p) < 40 or p[0] >> 4 != 6:
-        return None
-    vtf, plen, nh, hlim = struct.unpack("!IHBB", p[:8])
-    w = ["o_plen=%d" % plen, "o_nh=%d" % nh, "o_hlim=%d" % hlim,
-         "o_tc=0x%02x" % (vtf >> 20 & 0xff), "o_fl=0x%05x" % (vtf & 0xfffff),
-         "o_src=%s" % socket.inet_ntop(socket.AF_INET6, p[8:24]),
-         "o_dst=%s" % socket.inet_ntop(socket.AF_INET6, p[24:40])]
-    rest = p[40:]
-    if nh == 60 and len(rest) >= 8:
-        dnh, dlen = rest[0], rest[1]
-        w += ["o_dnh=%d" % dnh, "o_dlen=%d" % dlen]
-        opts = rest[2:(dlen + 1) * 8]
-        i = 0
-        while i < len(opts):
-            t = opts[i]
-            if t == 0:		# Pad1
-                i += 1
-                continue
-            l = opts[i + 1]
-            v = opts[i + 2:i + 2 + l]
-            if t == 4:
-                w.append("o_opt=%d/%d/%s" % (t, l, "/".join(str(b) for b in v)))
-            elif t == 1:
-                w.append("o_pad=%d/%d" % (t, l))
-            else:
-                w.append("o_other=%d/%d" % (t, l))
-            i += 2 + l
-        nh, rest = dnh, rest[(dlen + 1) * 8:]
-    if nh == 44 and len(rest) >= 8:
-        fnh, _, offm, fid = struct.unpack("!BBHI", rest[:8])
-        w += ["o_frag=1", "o_fnh=%d" % fnh, "o_foff=%d" % (offm & ~7),
-              "o_fm=%d" % (offm & 1), "o_fid=0x%08x" % fid]
-        nh, rest = (fnh, rest[8:]) if offm & ~7 == 0 else (None, b"")
-    if nh == 4:
-        w += ip4_words(rest, "i_") or []
-    return w
-
-data = open(sys.argv[1], "rb").read()
-if len(data) < 24:
-    sys.exit(0)
-e = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
-     b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(data[:4])
-if not e:
-    sys.exit("%s: not a pcap file" % sys.argv[1])
-lt = struct.unpack(e + "I", data[20:24])[0] & 0xffff
-pos = 24
-while pos + 16 <= len(data):
-    incl = struct.unpack(e + "I", data[pos + 8:pos + 12])[0]
-    pkt = data[pos + 16:pos + 16 + incl]
-    if len(pkt) < incl:
-        break
-    pos += 16 + incl
-    if lt == 1:		# Ethernet
-        pkt = pkt[14:]
-    elif lt == 113:		# Linux cooked
-        pkt = pkt[16:]
-    elif lt == 276:		# Linux cooked v2
-        pkt = pkt[20:]
-    elif lt not in (12, 14, 101, 228, 229):	# raw IP
-        sys.exit("unexpected link type %d" % lt)
-    if not pkt:
-        continue
-    w = ip6_words(pkt) if pkt[0] >> 4 == 6 else ip4_words(pkt, "o_")
-    if w:
-        print(" ".join(w))
-EOF
-
-# pkts FILE WORD...: every packet line of the pcap FILE with every WORD.
-pkts() {
-	local file=$1
-	shift
-	"$PY" "$TMPD/pcap.py" "$file" | awk -v want="$*" '
-		BEGIN { n = split(want, w, " ") }
-		{
-			line = " " $0 " "
-			for (i = 1; i <= n; i++)
-				if (!index(line, " " w[i] " ")) next
-			print
-		}'
-}
-
-# field KEY LINE: the value of KEY in LINE.
-field() {
-	local w
-	for w in $2; do
-		[ "${w%%=*}" = "$1" ] && { echo "${w#*=}"; return; }
-	done
-	echo "(none)"
-}
-
 mtu_of() { ns_exec "$1" cat "/sys/class/net/$2/mtu" 2>/dev/null || echo "(no $2)"; }
 mtu_is() { [ "$(mtu_of "$1" "$2")" = "$3" ]; }
 
@@ -322,9 +205,9 @@ case $out in
 esac
 check_eq "tun0 tx_packets for that ping" $((tx0 + 1)) "$(link_stat "$A" tun0 tx_packets)"
 check_eq "tun0 tx_errors for that ping" "$txe0" "$(sysfs_stat "$A" tun0 tx_errors)"
-frags_seen() { [ "$(pkts "$CAP" o_frag=1 o_fm=0 | wc -l)" -ge 1 ]; }
+frags_seen() { [ "$(pkt_all "$CAP" o_frag=1 o_fm=0 | wc -l)" -ge 1 ]; }
 wait_for -t 5 frags_seen
-first=$(pkts "$CAP" o_frag=1 o_foff=0 o_fm=1 i_dst=10.9.1.2 i_len=1428 i_df=0 | head -n 1)
+first=$(pkt_all "$CAP" o_frag=1 o_foff=0 o_fm=1 i_dst=10.9.1.2 i_len=1428 i_df=0 | head -n 1)
 if [ -n "$first" ]; then
 	pass "first outer fragment (fragment header, offset 0, M=1) carries the inner header"
 	id=$(field o_fid "$first")
@@ -335,17 +218,17 @@ if [ -n "$first" ]; then
 	else
 		fail "first fragment: expected an outer payload length <= 1260, got $plen"
 	fi
-	last=$(pkts "$CAP" o_frag=1 o_fm=0 "o_fid=$id" | head -n 1)
+	last=$(pkt_all "$CAP" o_frag=1 o_fm=0 "o_fid=$id" | head -n 1)
 	if [ -n "$last" ]; then
 		pass "last outer fragment (M=0) of the same packet"
 		# 40 + payload length: fragment header 8 + inner 1428 in two pieces
 		check_eq "fragments' payloads add up to fragment headers + the inner packet" \
 			$((8 + 8 + 1428)) $(( $(field o_plen "$first") + $(field o_plen "$last") ))
 	else
-		fail "no last fragment with id $id in: $(pkts "$CAP" o_frag=1)"
+		fail "no last fragment with id $id in: $(pkt_all "$CAP" o_frag=1)"
 	fi
 else
-	fail "no first outer fragment of the 1428-byte inner packet on B: $(pkts "$CAP" i_dst=10.9.1.2) $(pkts "$CAP" o_frag=1)"
+	fail "no first outer fragment of the 1428-byte inner packet on B: $(pkt_all "$CAP" i_dst=10.9.1.2) $(pkt_all "$CAP" o_frag=1)"
 fi
 check_eq "no inner fragmentation: route exception to 10.9.1.2 on A" none "$(route_mtu "$A" 10.9.1.2)"
 out=$(ns_exec "$H" ping -n -c 2 -i 0.3 -W 3 -M dont -s 1400 10.9.1.2 2>&1)
@@ -380,7 +263,7 @@ case $out in
 *) fail "H ping -M do -s 1400 10.9.3.2: expected frag needed from 192.168.1.1 with mtu 1260, got: $out" ;;
 esac
 check_eq "H's route exception to 10.9.3.2" 1260 "$(route_mtu "$H" 10.9.3.2)"
-check_eq "no inner packet to 10.9.3.2 reached B's wire" 0 "$(pkts "$CAP" i_dst=10.9.3.2 | wc -l)"
+check_eq "no inner packet to 10.9.3.2 reached B's wire" 0 "$(pkt_all "$CAP" i_dst=10.9.3.2 | wc -l)"
 
 log "dont-fragment yes: non-DF packets over the path are refused too"
 ip -n "$A" link set tun0 type ipt_4in6 dont-fragment yes || fail "dont-fragment yes on tun0"
@@ -395,7 +278,7 @@ case $out in
 *) fail "dont-fragment yes: A ping -M dont -s 1400 10.9.5.2: expected frag needed with mtu 1260, got: $out" ;;
 esac
 check_eq "dont-fragment yes: no packet to 10.9.4.2 or 10.9.5.2 reached B" 0 \
-	"$(pkts "$CAP" o_frag=1 | grep -c -E 'i_dst=10\.9\.[45]\.2 ')"
+	"$(pkt_all "$CAP" o_frag=1 | grep -c -E 'i_dst=10\.9\.[45]\.2 ')"
 ping_ok "$H" 10.9.4.2 || fail "dont-fragment yes: a small ping should still pass"
 ip -n "$A" link set tun0 type ipt_4in6 dont-fragment no || fail "dont-fragment no on tun0"
 

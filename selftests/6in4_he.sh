@@ -40,120 +40,9 @@ SERVER4=216.66.80.30
 LANHOST=2001:db8:abcd:1::100
 INTERNET=2001:db8:ffff::1
 
-# --- capture helpers ---------------------------------------------------------
-
-# pcap -> one line of KEY=VALUE words per packet.  o_* is an outer IPv4
-# header, i_* the IPv6 header in it (protocol 41), or the packet itself
-# when it is IPv6; i_icmp6 is the ICMPv6 type.  Copes with a file that
-# tcpdump -U is still writing.
-cat > "$TMPD/pcap.py" <<'EOF'
-import socket, struct, sys
-
-def v6_words(p):
-    if len(p) < 40 or p[0] >> 4 != 6:
-        return []
-    tc = (struct.unpack("!I", p[:4])[0] >> 20) & 0xff
-    plen, nh, hlim = struct.unpack("!HBB", p[4:8])
-    w = ["i_plen=%d" % plen, "i_nh=%d" % nh, "i_hlim=%d" % hlim,
-         "i_tc=0x%02x" % tc,
-         "i_src=" + socket.inet_ntop(socket.AF_INET6, p[8:24]),
-         "i_dst=" + socket.inet_ntop(socket.AF_INET6, p[24:40])]
-    if nh == 58 and len(p) > 40:
-        w.append("i_icmp6=%d" % p[40])
-    return w
-
-def v4_words(p):
-    if len(p) < 20:
-        return []
-    ihl = (p[0] & 15) * 4
-    tos, tot, _, frag, ttl, proto = struct.unpack("!BHHHBB", p[1:10])
-    w = ["o_len=%d" % tot, "o_proto=%d" % proto, "o_ttl=%d" % ttl,
-         "o_tos=0x%02x" % tos, "o_df=%d" % (frag >> 14 & 1),
-         "o_mf=%d" % (frag >> 13 & 1), "o_off=%d" % ((frag & 0x1fff) * 8),
-         "o_src=" + socket.inet_ntoa(p[12:16]),
-         "o_dst=" + socket.inet_ntoa(p[16:20])]
-    if proto == 41 and frag & 0x1fff == 0:
-        w += v6_words(p[ihl:])
-    return w
-
-data = open(sys.argv[1], "rb").read()
-if len(data) < 24:
-    sys.exit(0)
-e = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
-     b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(data[:4])
-if not e:
-    sys.exit("%s: not a pcap file" % sys.argv[1])
-lt = struct.unpack(e + "I", data[20:24])[0] & 0xffff
-pos = 24
-while pos + 16 <= len(data):
-    incl = struct.unpack(e + "I", data[pos + 8:pos + 12])[0]
-    pkt = data[pos + 16:pos + 16 + incl]
-    if len(pkt) < incl:
-        break
-    pos += 16 + incl
-    if lt == 1:			# Ethernet
-        pkt = pkt[14:]
-    elif lt == 113:		# Linux cooked
-        pkt = pkt[16:]
-    elif lt == 276:		# Linux cooked v2
-        pkt = pkt[20:]
-    elif lt not in (12, 14, 101, 228, 229):	# raw IP
-        sys.exit("unexpected link type %d" % lt)
-    if not pkt:
-        continue
-    w = v4_words(pkt) if pkt[0] >> 4 == 4 else v6_words(pkt)
-    if w:
-        print(" ".join(w))
-EOF
-
-# pkt_dump PCAP: its packet lines, into $PCAP.txt.
-pkt_dump() { "$PY" "$TMPD/pcap.py" "$1" > "$1.txt"; }
-
-# pkt_find PCAP WORD...: the first packet line of the last pkt_dump of
-# PCAP with every WORD.
-pkt_find() {
-	local file=$1.txt
-	shift
-	awk -v want="$*" '
-		BEGIN { n = split(want, w, " ") }
-		{
-			line = " " $0 " "
-			for (i = 1; i <= n; i++)
-				if (!index(line, " " w[i] " ")) next
-			print; found = 1; exit
-		}
-		END { exit !found }' "$file"
-}
-
-# pkt_wait PCAP WORD...: dump PCAP until it has such a packet, leave its
-# line in $PKT.
-pkt_wait() {
-	PKT=""
-	wait_for -t 20 __pkt_wait "$@"
-}
-__pkt_wait() { pkt_dump "$1" && PKT=$(pkt_find "$@"); }
-
-# field KEY: the value of KEY in $PKT.
-field() {
-	local w
-	for w in $PKT; do
-		[ "${w%%=*}" = "$1" ] && { echo "${w#*=}"; return; }
-	done
-	echo "(none)"
-}
-
-# check_fields WHAT KEY=VALUE...: each KEY of $PKT must have VALUE.
-check_fields() {
-	local what=$1 kv
-	shift
-	if [ -z "$PKT" ]; then
-		fail "$what: packet not captured"
-		return
-	fi
-	for kv in "$@"; do
-		check_eq "$what: ${kv%%=*}" "${kv#*=}" "$(field "${kv%%=*}")"
-	done
-}
+# Captures (lib.sh's pkt_*): the IPv6 packets on their own are inner ones.
+PKT_BARE6=i_
+PKT_WAIT=20
 
 # --- topology ----------------------------------------------------------------
 
@@ -320,7 +209,7 @@ check_probes() {
 		what=${p%%|*}
 		p=${p#*|}
 		size=${p%%|*}
-		PKT=$(pkt_find "$OUT" "i_plen=$((size + 8))" i_icmp6=128)
+		PKT=$(pkt_find "$OUT.txt" "i_plen=$((size + 8))" i_icmp6=128)
 		# shellcheck disable=SC2086 # KEY=VALUE words
 		check_fields "$what" ${p#*|}
 	done
@@ -395,7 +284,7 @@ EOF
 # the last crafted packet is in: one parse of the capture for all
 pkt_wait "$DEC" "i_plen=213" i_icmp6=128
 dec() { # WHAT N EXPECTED_INNER_TC
-	PKT=$(pkt_find "$DEC" "i_plen=$((208 + $2))" i_icmp6=128)
+	PKT=$(pkt_find "$DEC.txt" "i_plen=$((208 + $2))" i_icmp6=128)
 	check_fields "$1" "i_tc=$3" "i_src=$INTERNET" "i_dst=$LANHOST" i_hlim=63
 }
 dec "outer CE, inner ECT(0) -> inner CE" 0 0x03
@@ -410,7 +299,7 @@ frame_errors_now() {
 wait_for -t 10 frame_errors_now
 check_eq "outer CE, inner Not-ECT: he-ipv6 rx_frame_errors" $((frame0 + 1)) \
 	"$(ns_exec "$CLI" cat /sys/class/net/he-ipv6/statistics/rx_frame_errors)"
-if PKT=$(pkt_find "$DEC" "i_plen=209"); then
+if PKT=$(pkt_find "$DEC.txt" "i_plen=209"); then
 	fail "outer CE, inner Not-ECT was delivered: $PKT"
 else
 	pass "outer CE, inner Not-ECT: not delivered"

@@ -25,14 +25,7 @@ require_module veth
 
 underlay_pair
 
-tunnel_pair t4 ipt_ipip "local 192.0.2.1 remote 192.0.2.2" "local 192.0.2.2 remote 192.0.2.1" \
-	10.1.1.1/30 10.1.1.2/30
-tunnel_pair t6 ipt_6in4 "local 192.0.2.1 remote 192.0.2.2" "local 192.0.2.2 remote 192.0.2.1" \
-	fd00:1::1/64 fd00:1::2/64
-tunnel_pair t46 ipt_4in6 "local 2001:db8::1 remote 2001:db8::2" "local 2001:db8::2 remote 2001:db8::1" \
-	10.1.3.1/30 10.1.3.2/30
-wait_for ping_ok "$NSA" 10.1.1.2 && wait_for ping_ok "$NSA" fd00:1::2 &&
-	wait_for ping_ok "$NSA" 10.1.3.2 || die "tunnels down"
+tunnel_trio
 
 # offload NS DEV FEATURE: on or off, as ethtool -k says
 offload() {

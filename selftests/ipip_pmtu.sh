@@ -40,85 +40,7 @@ TMPD=$(mktemp -d /tmp/ipip_pmtu.XXXXXX) || die "mktemp"
 
 # --- capture helpers (as in ipip_header.sh) --------------------------------
 
-# pcap -> one line of KEY=VALUE words per IPv4 packet.  o_* is the first IPv4
-# header, i_* the one inside it (protocol 4, first fragment only).
-cat > "$TMPD/pcap.py" <<'EOF'
-import socket, struct, sys
-
-def ip_words(p, pre):
-    if len(p) < 20 or p[0] >> 4 != 4:
-        return None, b""
-    ihl = (p[0] & 15) * 4
-    tos, tot, _, frag, ttl, proto = struct.unpack("!BHHHBB", p[1:10])
-    off = frag & 0x1fff
-    w = ["%slen=%d" % (pre, tot), "%sproto=%d" % (pre, proto),
-         "%sttl=%d" % (pre, ttl), "%stos=0x%02x" % (pre, tos),
-         "%sdf=%d" % (pre, frag >> 14 & 1), "%smf=%d" % (pre, frag >> 13 & 1),
-         "%soff=%d" % (pre, off * 8),
-         "%ssrc=%s" % (pre, socket.inet_ntoa(p[12:16])),
-         "%sdst=%s" % (pre, socket.inet_ntoa(p[16:20]))]
-    payload = p[ihl:tot] if off == 0 else b""
-    if proto == 1 and len(payload) >= 1:
-        w.append("%sicmp=%d" % (pre, payload[0]))
-    return w, (payload if proto == 4 else b"")
-
-data = open(sys.argv[1], "rb").read()
-if len(data) < 24:
-    sys.exit(0)
-e = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
-     b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(data[:4])
-if not e:
-    sys.exit("%s: not a pcap file" % sys.argv[1])
-lt = struct.unpack(e + "I", data[20:24])[0] & 0xffff
-pos = 24
-while pos + 16 <= len(data):
-    incl = struct.unpack(e + "I", data[pos + 8:pos + 12])[0]
-    pkt = data[pos + 16:pos + 16 + incl]
-    if len(pkt) < incl:
-        break
-    pos += 16 + incl
-    if lt == 1:		# Ethernet
-        if pkt[12:14] != b"\x08\x00":
-            continue
-        pkt = pkt[14:]
-    elif lt == 113:		# Linux cooked
-        if pkt[14:16] != b"\x08\x00":
-            continue
-        pkt = pkt[16:]
-    elif lt == 276:		# Linux cooked v2
-        if pkt[0:2] != b"\x08\x00":
-            continue
-        pkt = pkt[20:]
-    elif lt not in (12, 14, 101, 228):	# raw IP
-        sys.exit("unexpected link type %d" % lt)
-    outer, inner = ip_words(pkt, "o_")
-    if not outer:
-        continue
-    if inner:
-        iw, _ = ip_words(inner, "i_")
-        outer += iw or []
-    print(" ".join(outer))
-EOF
-
 CAP_SNAPLEN=128
-
-# pkts FILE WORD...: the packet lines of FILE with every WORD.  FILE is a
-# pcap file, or its text from pcap.py (FILE.txt).
-pkts() {
-	local file=$1
-	shift
-	case $file in
-	*.txt) cat "$file" ;;
-	*) "$PY" "$TMPD/pcap.py" "$file" ;;
-	esac | awk -v want="$*" '
-		BEGIN { n = split(want, w, " ") }
-		{
-			line = " " $0 " "
-			for (i = 1; i <= n; i++)
-				if (!index(line, " " w[i] " ")) next
-			print
-		}'
-}
 
 # --- route exceptions, as pmtu.sh reads them ---------------------------------
 
@@ -286,11 +208,11 @@ arrives "(d) dont-fragment no" 192.168.2.6 -M "do" -s 1400
 check_pmtu "" "(d) no exception for a DF packet sent with dont-fragment no" "$A" 192.168.2.6
 
 # What went over R's 1400 link, per case.
-pkts_ok() { [ -n "$(pkts "$CAP" i_dst=192.168.2.6)" ]; }
+pkts_ok() { [ -n "$(pkt_all "$CAP" i_dst=192.168.2.6)" ]; }
 wait_for -t 15 pkts_ok
-"$PY" "$TMPD/pcap.py" "$CAP" > "$CAP.txt"
+pkt_dump "$CAP"
 summary() { # DST: outer len/df/mf/off, inner len/df/mf/off per packet
-	pkts "$CAP.txt" "$@" | awk '{
+	pkt_all "$CAP.txt" "$@" | awk '{
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 		printf "[o %s df%s mf%s off%s | i %s df%s mf%s off%s] ",
 			f["o_len"], f["o_df"], f["o_mf"], f["o_off"],
@@ -298,7 +220,7 @@ summary() { # DST: outer len/df/mf/off, inner len/df/mf/off per packet
 		delete f
 	}'
 }
-count() { pkts "$CAP.txt" "$@" | wc -l; }
+count() { pkt_all "$CAP.txt" "$@" | wc -l; }
 
 # (c) inherit: the first inner fragment (1476 bytes, A cuts 1488 at the
 # device MTU 1480) is sent in outer fragments without DF.

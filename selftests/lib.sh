@@ -26,6 +26,7 @@ ksft_skip=4
 
 # shellcheck disable=SC2034
 RET=0
+LIB_DIR=$(dirname "${BASH_SOURCE[0]}")
 NS_LIST=()
 EXIT_HOOKS=()
 
@@ -154,6 +155,21 @@ tunnel_pair() {
 	ip -n "$NSB" link set "$1" up
 }
 
+# tunnel_trio: one tunnel of each kind between $NSA and $NSB over
+# underlay_pair's addresses, up and answering: t4 (ipt_ipip, 10.1.1.1/30
+# and .2), t6 (ipt_6in4, fd00:1::1/64 and ::2), t46 (ipt_4in6,
+# 10.1.3.1/30 and .2).
+tunnel_trio() {
+	tunnel_pair t4 ipt_ipip "local 192.0.2.1 remote 192.0.2.2" \
+		"local 192.0.2.2 remote 192.0.2.1" 10.1.1.1/30 10.1.1.2/30
+	tunnel_pair t6 ipt_6in4 "local 192.0.2.1 remote 192.0.2.2" \
+		"local 192.0.2.2 remote 192.0.2.1" fd00:1::1/64 fd00:1::2/64
+	tunnel_pair t46 ipt_4in6 "local 2001:db8::1 remote 2001:db8::2" \
+		"local 2001:db8::2 remote 2001:db8::1" 10.1.3.1/30 10.1.3.2/30
+	wait_for ping_ok "$NSA" 10.1.1.2 && wait_for ping_ok "$NSA" fd00:1::2 &&
+		wait_for ping_ok "$NSA" 10.1.3.2 || die "tunnels down"
+}
+
 __addr_up() {
 	local ns=$1 dev=$2 addr=$3
 	if [ -n "$addr" ]; then
@@ -199,4 +215,81 @@ cap_start() {
 ping_ok() {
 	local c=${3:-1}
 	ns_exec "$1" ping -q -n -c "$c" -i 0.2 -W 2 "$2" >/dev/null 2>&1
+}
+
+# --- captured packets as words -----------------------------------------------
+#
+# pcap_words.py (next to this file) turns a pcap file into one line of
+# KEY=VALUE words per IP packet: o_* the outer header, i_* the packet in
+# it (see its header for the words).  FILE below is a pcap file, or
+# FILE.txt, its text as pkt_dump left it.  A test may set PKT_BARE6=i_
+# (a bare IPv6 packet is an inner one: 6in4) and PKT_WAIT (pkt_wait's
+# time in seconds, default 15).
+
+__pkt_words() {
+	/usr/bin/python3 "$LIB_DIR/pcap_words.py" ${PKT_BARE6:+--bare6 "$PKT_BARE6"} "$1"
+}
+
+# pkt_dump FILE: FILE.txt, the text of FILE as it is now.
+pkt_dump() { __pkt_words "$1" >"$1.txt"; }
+
+# __pkt_match FIRST FILE WORD...: the lines of FILE with every WORD (only
+# the first when FIRST is 1; then fails if there is none).
+__pkt_match() {
+	local first=$1 file=$2
+	shift 2
+	case $file in
+	*.txt) cat "$file" ;;
+	*) __pkt_words "$file" ;;
+	esac | awk -v first="$first" -v want="$*" '
+		BEGIN { n = split(want, w, " ") }
+		{
+			line = " " $0 " "
+			for (i = 1; i <= n; i++)
+				if (!index(line, " " w[i] " ")) next
+			print; found = 1
+			if (first) exit
+		}
+		END { exit first && !found }'
+}
+
+# pkt_all FILE WORD...: every packet line of FILE with every WORD.
+pkt_all() { __pkt_match 0 "$@"; }
+
+# pkt_find FILE WORD...: the first such line; fails if there is none.
+pkt_find() { __pkt_match 1 "$@"; }
+
+# pkt_wait FILE WORD...: poll until FILE has such a packet (a pcap file is
+# dumped to FILE.txt each time), leave its line in $PKT.
+pkt_wait() {
+	PKT=""
+	wait_for -t "${PKT_WAIT:-15}" __pkt_wait "$@"
+}
+__pkt_wait() {
+	case $1 in
+	*.txt) PKT=$(pkt_find "$@") ;;
+	*) pkt_dump "$1" && PKT=$(pkt_find "$1.txt" "${@:2}") ;;
+	esac
+}
+
+# field KEY [LINE]: the value of KEY in LINE (default $PKT), or "(none)".
+field() {
+	local w
+	for w in ${2-$PKT}; do
+		[ "${w%%=*}" = "$1" ] && { echo "${w#*=}"; return; }
+	done
+	echo "(none)"
+}
+
+# check_fields WHAT KEY=VALUE...: each KEY of $PKT must have VALUE.
+check_fields() {
+	local what=$1 kv
+	shift
+	if [ -z "$PKT" ]; then
+		fail "$what: packet not captured"
+		return
+	fi
+	for kv in "$@"; do
+		check_eq "$what: ${kv%%=*}" "${kv#*=}" "$(field "${kv%%=*}")"
+	done
 }
