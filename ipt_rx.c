@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ipt receive: decapsulation shared by all kinds, and the ICMP errors the
- * underlay sends about our outer packets.
+ * ipt receive: decapsulation shared by all kinds, delivery of the inner
+ * packets, and the ICMP errors the underlay sends about our outer packets.
  *
- * Everything here runs from the tunnel4/tunnel6 protocol handlers, in
- * softirq under rcu_read_lock().
+ * Decapsulation runs from the tunnel4/tunnel6 protocol handlers under
+ * rcu_read_lock() with BH disabled: in softirq, or in process context
+ * for packets injected there (tun, an NFQUEUE verdict).  The delivery
+ * cells' poll runs from NAPI; their setup and teardown under RTNL and
+ * from the device destructor.
  */
 
 #include <linux/icmp.h>
@@ -16,6 +19,7 @@
 #include <net/ip.h>
 #include <net/ip_tunnels.h>
 #include <net/route.h>
+#include <net/tcp.h>
 #include <net/xfrm.h>
 
 #include "ipt.h"
@@ -71,44 +75,52 @@ static int decap_ecn(struct sk_buff *skb, u8 outer, __be16 inner)
  * GSO packets already (the underlay's GRO merges IPIP, SIT and IPv4 in
  * IPv6 flows itself, and a veth passes the sender's GSO packets whole):
  * everything else would pay a second NAPI poll and the GRO lookup for
- * nothing, about 2% of TCP throughput and 1% of a small datagram's cost.
+ * nothing (BENCHMARKS.md, "TCP, offloads on").
  *
  * Order: a packet bypasses the cell only when the cell is idle -- its
  * NAPI not scheduled (so its queue is empty and its poll not running)
  * and GRO holding nothing (gro_flush_timeout can keep packets after the
  * poll).  A flow whose packets take both ways is then never reordered.
  *
- * Like gro_cells, a cell is only used from BH on its own CPU: the queue
- * takes no lock, and a threaded NAPI would break that as it breaks
- * gro_cells.  The nesting of direct deliveries (a tunnel inside a
- * tunnel) is bounded per CPU; deeper packets go through the cell, on a
+ * Stack: a direct delivery runs the whole receive path of the inner
+ * packet on top of the outer one's.  It is only done in softirq (not for
+ * packets injected from a system call) and one level deep per CPU: the
+ * inner packets of a tunnel inside a tunnel go through the cell, on a
  * fresh stack.
+ *
+ * A cell is fed from BH on its own CPU.  Its queue is locked anyway: with
+ * a threaded NAPI (sysfs "threaded") the poll runs in a kthread on any
+ * CPU.  The lock is uncontended otherwise.  The idle test then races
+ * with the poll, which may cost order, not memory safety.
  */
 struct ipt_rx_cell {
 	struct sk_buff_head queue;
 	struct napi_struct napi;
 };
 
-#define IPT_RX_NEST_MAX 3
+static DEFINE_PER_CPU(bool, ipt_rx_direct);
 
-static DEFINE_PER_CPU(u8, ipt_rx_nest);
-
-static bool gro_helps(const struct sk_buff *skb)
+/* Whether GRO could merge @skb; the answer only decides the cost, as an
+ * idle cell keeps any answer in order.  Data segments of up to 40 bytes
+ * count as pure ACKs, which is harmless.
+ */
+static bool ipt_gro_can_merge(const struct sk_buff *skb)
 {
-	/* 60: the largest TCP header, so no pure ACK counts as data. */
+	unsigned int max_tcp = sizeof(struct tcphdr) + MAX_TCP_OPTION_SPACE;
+
 	if (skb_is_gso(skb) || skb_cloned(skb) || netif_elide_gro(skb->dev))
 		return false;
 	if (skb->protocol == htons(ETH_P_IP)) {
 		const struct iphdr *iph = ip_hdr(skb);
 
-		return iph->protocol == IPPROTO_TCP &&
-		       skb->len > iph->ihl * 4 + 60;
+		return iph->protocol == IPPROTO_TCP && !ip_is_fragment(iph) &&
+		       skb->len > iph->ihl * 4 + max_tcp;
 	}
 	return ipv6_hdr(skb)->nexthdr == IPPROTO_TCP &&
-	       skb->len > sizeof(struct ipv6hdr) + 60;
+	       skb->len > sizeof(struct ipv6hdr) + max_tcp;
 }
 
-static bool cell_idle(const struct ipt_rx_cell *cell)
+static bool ipt_cell_idle(const struct ipt_rx_cell *cell)
 {
 	return !test_bit(NAPI_STATE_SCHED, &cell->napi.state) &&
 	       !READ_ONCE(cell->napi.gro_bitmask);
@@ -117,24 +129,27 @@ static bool cell_idle(const struct ipt_rx_cell *cell)
 static void ipt_deliver(struct ipt_tunnel *t, struct sk_buff *skb)
 {
 	struct ipt_rx_cell *cell = this_cpu_ptr(t->cells);
-	u8 *nest = this_cpu_ptr(&ipt_rx_nest);
+	unsigned int qlen;
 
-	if (likely(*nest < IPT_RX_NEST_MAX) && cell_idle(cell) &&
-	    !gro_helps(skb)) {
-		(*nest)++;
+	if (likely(in_serving_softirq()) && !__this_cpu_read(ipt_rx_direct) &&
+	    ipt_cell_idle(cell) && !ipt_gro_can_merge(skb)) {
+		__this_cpu_write(ipt_rx_direct, true);
 		netif_receive_skb(skb);
-		(*nest)--;
+		__this_cpu_write(ipt_rx_direct, false);
 		return;
 	}
 
-	if (unlikely(skb_queue_len(&cell->queue) >
-		     READ_ONCE(netdev_max_backlog))) {
+	spin_lock(&cell->queue.lock);
+	qlen = skb_queue_len(&cell->queue);
+	if (likely(qlen <= READ_ONCE(netdev_max_backlog)))
+		__skb_queue_tail(&cell->queue, skb);
+	spin_unlock(&cell->queue.lock);
+	if (unlikely(qlen > READ_ONCE(netdev_max_backlog))) {
 		dev_core_stats_rx_dropped_inc(t->dev);
-		kfree_skb(skb);
+		kfree_skb_reason(skb, SKB_DROP_REASON_CPU_BACKLOG);
 		return;
 	}
-	__skb_queue_tail(&cell->queue, skb);
-	if (skb_queue_len(&cell->queue) == 1)
+	if (!qlen)
 		napi_schedule(&cell->napi);
 }
 
@@ -145,15 +160,18 @@ static int ipt_cell_poll(struct napi_struct *napi, int budget)
 	int done = 0;
 
 	while (done < budget) {
-		skb = __skb_dequeue(&cell->queue);
+		skb = skb_dequeue(&cell->queue);
 		if (!skb)
 			break;
-		/* GRO must not merge into a shared buffer (a packet
-		 * socket on the underlay holds a clone).
+		/* GRO must not merge into a shared buffer (a packet socket
+		 * on the underlay holds a clone).  Only packets that queued
+		 * behind others while something captures pay the copy of
+		 * the head, and their merges then chain instead of taking
+		 * the head as a page fragment.
 		 */
 		if (unlikely(skb_unclone(skb, GFP_ATOMIC))) {
-			dev_core_stats_rx_dropped_inc(skb->dev);
-			kfree_skb(skb);
+			dev_core_stats_rx_dropped_inc(napi->dev);
+			kfree_skb_reason(skb, SKB_DROP_REASON_NOMEM);
 		} else {
 			napi_gro_receive(napi, skb);
 		}
@@ -175,7 +193,7 @@ int ipt_rx_cells_init(struct ipt_tunnel *t)
 	for_each_possible_cpu(cpu) {
 		struct ipt_rx_cell *cell = per_cpu_ptr(t->cells, cpu);
 
-		__skb_queue_head_init(&cell->queue);
+		skb_queue_head_init(&cell->queue);
 		set_bit(NAPI_STATE_NO_BUSY_POLL, &cell->napi.state);
 		netif_napi_add(t->dev, &cell->napi, ipt_cell_poll);
 		napi_enable(&cell->napi);
@@ -183,28 +201,30 @@ int ipt_rx_cells_init(struct ipt_tunnel *t)
 	return 0;
 }
 
-struct ipt_cells_free {
+struct ipt_rx_cells_free {
 	struct rcu_head rcu;
 	struct ipt_rx_cell __percpu *cells;
 };
 
-static void ipt_cells_free_rcu(struct rcu_head *head)
+static void ipt_rx_cells_free_rcu(struct rcu_head *head)
 {
-	struct ipt_cells_free *f = container_of(head, struct ipt_cells_free,
-						rcu);
+	struct ipt_rx_cells_free *f;
 
+	f = container_of(head, struct ipt_rx_cells_free, rcu);
 	free_percpu(f->cells);
 	kfree(f);
 }
 
-/* After unregistration: no receive path holds the tunnel any more.  The
- * cells are freed after a grace period, as netpoll walks dev->napi_list
- * under RCU; call_rcu() rather than waiting, to keep deleting many
- * tunnels fast (the module's exit waits in rcu_barrier()).
+/* From the destructor, after unregistration: no protocol handler finds
+ * the tunnel any more, but a cell may still be scheduled with packets
+ * queued; napi_disable() waits for that poll, which delivers them (as
+ * gro_cells does).  The cells are freed after a grace period, as netpoll
+ * walks dev->napi_list under RCU; call_rcu() rather than waiting, to keep
+ * deleting many tunnels fast (the module's exit waits in rcu_barrier()).
  */
 void ipt_rx_cells_destroy(struct ipt_tunnel *t)
 {
-	struct ipt_cells_free *f;
+	struct ipt_rx_cells_free *f;
 	int cpu;
 
 	if (!t->cells)
@@ -219,7 +239,7 @@ void ipt_rx_cells_destroy(struct ipt_tunnel *t)
 	f = kmalloc(sizeof(*f), GFP_KERNEL | __GFP_NOWARN);
 	if (likely(f)) {
 		f->cells = t->cells;
-		call_rcu(&f->rcu, ipt_cells_free_rcu);
+		call_rcu(&f->rcu, ipt_rx_cells_free_rcu);
 	} else {
 		synchronize_rcu_expedited();
 		free_percpu(t->cells);

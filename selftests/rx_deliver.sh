@@ -16,8 +16,8 @@
 #     poll), and the transfers still arrive whole with nothing queued out
 #     of order (TcpExtTCPOFOQueue) -- also with the offloads on, where GSO
 #     packets and single segments of one flow mix.
-#  3. Nesting: ipt_ipip inside ipt_ipip four deep, one more than direct
-#     delivery nests; the innermost level goes through its cell.
+#  3. Nesting: ipt_ipip inside ipt_ipip four deep.  Direct delivery nests
+#     one level: the inner levels' packets go through their cells.
 #
 #   $NSA  veth0 192.0.2.1, 2001:db8::1 ----- veth1 192.0.2.2, 2001:db8::2  $NSB
 #         ipt_ipip t4 10.1.1.1   =============== t4 10.1.1.2
