@@ -211,6 +211,21 @@ cap_start() {
 		die "tcpdump on $dev in $ns did not start: $(cat "$file.err")"
 }
 
+# pcap_max_tcp FILE: the largest TCP payload in the pcap FILE (0 if none).
+pcap_max_tcp() {
+	tcpdump -r "$1" -nn -q 2>/dev/null |
+		awk '$(NF - 1) == "tcp" { if ($NF > m) m = $NF } END { print m + 0 }'
+}
+
+# iperf3_sent FILE: the bytes an `iperf3 -c ... -J` run whose output is
+# FILE sent (0 when it failed: TCP, so a clean finish means all arrived;
+# iperf3's receiver figure misses the last interval).
+iperf3_sent() {
+	/usr/bin/python3 -c 'import json, sys
+print(int(json.load(open(sys.argv[1]))["end"]["sum_sent"]["bytes"]))' "$1" 2>/dev/null ||
+		echo 0
+}
+
 # ping_ok NS ADDR [COUNT]: quiet ping that reports success only.
 ping_ok() {
 	local c=${3:-1}

@@ -73,11 +73,8 @@ transfer() {
 	sleep 0.5
 	kill "$cap" 2>/dev/null
 	wait "$cap" 2>/dev/null
-	BIG=$(tcpdump -r "$pcap" -nn -q 2>/dev/null |
-		awk '$(NF - 1) == "tcp" { if ($NF > m) m = $NF } END { print m + 0 }')
-	GOT=$(/usr/bin/python3 -c 'import json,sys
-d = json.load(open(sys.argv[1]))
-print(int(d["end"]["sum_sent"]["bytes"]))' /tmp/rxd-cli.json 2>/dev/null || echo 0)
+	BIG=$(pcap_max_tcp "$pcap")
+	GOT=$(iperf3_sent /tmp/rxd-cli.json)
 	OFO=$(($(tcpext "$NSB" TCPOFOQueue) - ofo0))
 	RETRANS=$(($(retrans "$NSA") - re0))
 }
