@@ -130,6 +130,7 @@ static void ipt_deliver(struct ipt_tunnel *t, struct sk_buff *skb)
 {
 	struct ipt_rx_cell *cell = this_cpu_ptr(t->cells);
 	unsigned int qlen;
+	bool full;
 
 	if (likely(in_serving_softirq()) && !__this_cpu_read(ipt_rx_direct) &&
 	    ipt_cell_idle(cell) && !ipt_gro_can_merge(skb)) {
@@ -141,10 +142,11 @@ static void ipt_deliver(struct ipt_tunnel *t, struct sk_buff *skb)
 
 	spin_lock(&cell->queue.lock);
 	qlen = skb_queue_len(&cell->queue);
-	if (likely(qlen <= READ_ONCE(netdev_max_backlog)))
+	full = qlen > READ_ONCE(netdev_max_backlog);
+	if (likely(!full))
 		__skb_queue_tail(&cell->queue, skb);
 	spin_unlock(&cell->queue.lock);
-	if (unlikely(qlen > READ_ONCE(netdev_max_backlog))) {
+	if (unlikely(full)) {
 		dev_core_stats_rx_dropped_inc(t->dev);
 		kfree_skb_reason(skb, SKB_DROP_REASON_CPU_BACKLOG);
 		return;
